@@ -1,0 +1,271 @@
+//! Cursors: a reader's position in a ring, with exact loss accounting and a
+//! futex-backed `wait`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::protocol::{ReadOutcome, owner_lap, owner_tag};
+use super::{Frame, FrameInfo, RingInner, futex};
+use crate::epoch::{Deadline, monotonic_ns};
+use crate::error::{Error, Result};
+use crate::id::NetId64;
+use crate::sync::{Ordering, fence};
+
+/// Where a new cursor starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum From {
+    /// At the oldest frame the ring still holds.
+    Oldest,
+    /// At the head: only frames written from now on.
+    Head,
+}
+
+/// How long a pending slot is left alone before its writer's liveness is checked.
+const PENDING_CHECK_NS: u64 = 1_000_000;
+/// Default longest wait on a pending slot whose writer is alive.
+pub const DEFAULT_STUCK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A reader's position in a ring. Owned by one thread at a time (`Send`, not
+/// `Sync`); any number of cursors may read one ring.
+pub struct Cursor {
+    ring: Arc<RingInner>,
+    pos: u64,
+    lost_total: u64,
+    lost_since_frame: u64,
+    /// (position, first seen pending, last liveness check), monotonic ns.
+    pending: Option<(u64, u64, u64)>,
+    stuck_timeout_ns: u64,
+}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cursor")
+            .field("position", &self.pos)
+            .field("lost", &self.lost_total)
+            .finish()
+    }
+}
+
+/// What `next` would do now, without doing it.
+#[derive(PartialEq, Eq)]
+enum Readiness {
+    Ready,
+    Pending,
+    Empty,
+}
+
+impl Cursor {
+    pub(super) fn new(ring: Arc<RingInner>, from: From) -> Cursor {
+        let head = ring.view.ctl().head.load(Ordering::Acquire);
+        let pos = match from {
+            From::Oldest => head.saturating_sub(ring.view.capacity()),
+            From::Head => head,
+        };
+        Cursor {
+            ring,
+            pos,
+            lost_total: 0,
+            lost_since_frame: 0,
+            pending: None,
+            stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
+        }
+    }
+
+    /// Total frames lost so far (overwritten before this cursor read them, or
+    /// skipped because their writer died mid-write or stayed stuck).
+    pub fn lost(&self) -> u64 {
+        self.lost_total
+    }
+
+    /// The next position this cursor reads.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// How long to wait on a pending frame whose writer is alive before
+    /// skipping it as lost (default 2 s). A frame whose writer is dead is
+    /// skipped within about a millisecond.
+    pub fn set_stuck_timeout(&mut self, d: Duration) {
+        self.stuck_timeout_ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    }
+
+    fn lose(&mut self, n: u64) {
+        self.lost_total += n;
+        self.lost_since_frame += n;
+    }
+
+    /// Reads the next frame into `buf`: `Ok(None)` when there is nothing to read
+    /// yet. `BufferTooSmall` (with the needed length) consumes nothing.
+    /// Never blocks, allocates or makes a syscall on the fast path.
+    pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
+        loop {
+            let head = self.ring.view.ctl().head.load(Ordering::Acquire);
+            if self.pos >= head {
+                return Ok(None);
+            }
+            let cap = self.ring.view.capacity();
+            if head - self.pos > cap {
+                // Positions below head - capacity have been claimed by a later
+                // lap: they are gone (or about to be).
+                let skipped = head - cap - self.pos;
+                self.lose(skipped);
+                self.pos = head - cap;
+                self.pending = None;
+            }
+            match self.ring.view.try_read(self.pos, buf) {
+                ReadOutcome::Frame { id, ver, kind, len } => {
+                    self.pos += 1;
+                    self.pending = None;
+                    let lost = std::mem::take(&mut self.lost_since_frame);
+                    return Ok(Some(FrameInfo {
+                        id: NetId64(id),
+                        ver,
+                        kind,
+                        len,
+                        lost,
+                    }));
+                }
+                ReadOutcome::TooSmall { len } => {
+                    return Err(Error::BufferTooSmall {
+                        needed: len as usize,
+                        cap: buf.len(),
+                    });
+                }
+                ReadOutcome::Overwritten => {
+                    self.lose(1);
+                    self.pos += 1;
+                    self.pending = None;
+                }
+                ReadOutcome::Pending { owner } => {
+                    if self.should_skip_pending(owner) {
+                        self.lose(1);
+                        self.pos += 1;
+                        self.pending = None;
+                    } else {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decides whether the pending frame at `self.pos` will never come.
+    fn should_skip_pending(&mut self, owner: u64) -> bool {
+        let now = monotonic_ns();
+        let (since, last_check) = match self.pending {
+            Some((p, since, last)) if p == self.pos => (since, last),
+            _ => {
+                self.pending = Some((self.pos, now, now));
+                return false;
+            }
+        };
+        let lap = self.ring.view.lap(self.pos) as u32;
+        if owner_lap(owner) != lap {
+            // Claimed in head but the claim CAS is not visible yet, or the slot
+            // already belongs to a later lap (then the next read sees it overwritten).
+            return now - since > self.stuck_timeout_ns;
+        }
+        if now - since > self.stuck_timeout_ns {
+            return true;
+        }
+        if now - last_check >= PENDING_CHECK_NS {
+            self.pending = Some((self.pos, since, now));
+            return self.ring.fleet.tag_is_dead(owner_tag(owner));
+        }
+        false
+    }
+
+    fn readiness(&mut self) -> Readiness {
+        let head = self.ring.view.ctl().head.load(Ordering::Acquire);
+        if self.pos >= head {
+            return Readiness::Empty;
+        }
+        if head - self.pos > self.ring.view.capacity() {
+            return Readiness::Ready;
+        }
+        match self.ring.view.try_read(self.pos, &mut []) {
+            ReadOutcome::Pending { owner } => {
+                if self.should_skip_pending(owner) {
+                    Readiness::Ready
+                } else {
+                    Readiness::Pending
+                }
+            }
+            _ => Readiness::Ready,
+        }
+    }
+
+    /// Blocks until `next` has something to return, or `timeout` passes
+    /// (`Err(Timeout)`). Sleeps on a futex in the segment: an idle reader costs
+    /// no CPU, and writers pay a wake-up syscall only while someone waits.
+    /// Through an observer (read-only mapping) it polls every millisecond.
+    pub fn wait(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Deadline::after(timeout);
+        let ring = self.ring.clone();
+        let ctl = ring.view.ctl();
+        let can_register = !self.ring.seg.read_only();
+        loop {
+            let r = self.readiness();
+            if r == Readiness::Ready {
+                return Ok(());
+            }
+            let left = deadline.remaining_ns();
+            if left == 0 {
+                return Err(Error::Timeout);
+            }
+            // A pending frame is re-examined every millisecond (its writer may die).
+            let slice = if r == Readiness::Pending || !can_register {
+                left.min(PENDING_CHECK_NS)
+            } else {
+                left
+            };
+            if can_register {
+                ctl.waiters.fetch_add(1, Ordering::SeqCst);
+                // SeqCst fence: pairs with the one in `RingView::after_commit`:
+                // either the writer sees us registered, or we see its commit below.
+                fence(Ordering::SeqCst);
+                let seen = ctl.futex.load(Ordering::Acquire);
+                if self.readiness() == Readiness::Ready {
+                    ctl.waiters.fetch_sub(1, Ordering::SeqCst);
+                    return Ok(());
+                }
+                futex::wait(&ctl.futex, seen, slice);
+                ctl.waiters.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                futex::wait(&ctl.futex, ctl.futex.load(Ordering::Acquire), slice);
+            }
+        }
+    }
+
+    /// Reads the next frame into a new `Vec` (convenience; allocates).
+    pub fn next_frame(&mut self) -> Result<Option<Frame>> {
+        let mut buf = vec![0u8; self.ring.geom.max_payload as usize];
+        Ok(self.next_into(&mut buf)?.map(|info| {
+            buf.truncate(info.len as usize);
+            Frame { info, payload: buf }
+        }))
+    }
+
+    /// Appends up to `max` available frames to `out` in one call and returns
+    /// the frames lost while collecting them.
+    pub fn poll_batch(&mut self, out: &mut Vec<Frame>, max: usize) -> Result<u64> {
+        let before = self.lost_total;
+        for _ in 0..max {
+            match self.next_frame()? {
+                Some(f) => out.push(f),
+                None => break,
+            }
+        }
+        Ok(self.lost_total - before)
+    }
+}
+
+impl Iterator for Cursor {
+    type Item = Frame;
+
+    /// Yields available frames; `None` when the cursor is at the head (it can
+    /// be resumed later). Loss is reported in each frame's `info.lost`.
+    fn next(&mut self) -> Option<Frame> {
+        self.next_frame().ok().flatten()
+    }
+}

@@ -1,0 +1,580 @@
+//! The lossy multi-writer ring in shared memory.
+//!
+//! Many writers in many processes append frames; any number of readers follow
+//! with their own [`Cursor`]. Writers never wait for readers: a reader that
+//! falls more than `capacity` frames behind loses the oldest ones and is told
+//! exactly how many. The slot protocol, its invariants and the crashed-writer
+//! rule are written down in [`protocol`]; this module binds them to a segment
+//! and a fleet.
+//!
+//! Segment layout (`orbit:<uid>:<fleet>:ring:<name>`): the common header
+//! (128 bytes), the [`protocol::RingControl`] block (192 bytes), then
+//! `capacity` slots of `slot_stride` bytes (a multiple of 64): a 40-byte slot
+//! header (`seq`, `owner`, `id`, `ver`, `len|kind`) and the payload words.
+
+mod cursor;
+mod futex;
+pub(crate) mod protocol;
+mod typed;
+
+use std::sync::Arc;
+
+pub use cursor::{Cursor, From};
+pub use typed::{OrbitTyped, Orbital};
+
+use crate::error::{Error, Result};
+use crate::fleet::Fleet;
+use crate::id::NetId64;
+use crate::shm::{self, HEADER_SIZE, ObjectKind, OpenRequest, Segment, SegmentLayout, SegmentName};
+use protocol::{INITIAL_OWNER, ReadOutcome, RingControl, RingView, SLOT_HEADER_SIZE, SlotHeader};
+
+/// Default slot count of a ring created without options.
+pub const DEFAULT_CAPACITY: u64 = 4096;
+/// Default largest payload of a ring created without options.
+pub const DEFAULT_MAX_PAYLOAD: u32 = 1024;
+/// Largest slot count.
+pub const MAX_CAPACITY: u64 = 1 << 30;
+/// Largest `max_payload`.
+pub const MAX_PAYLOAD_LIMIT: u32 = 16 << 20;
+/// Largest segment a ring may need.
+const MAX_RING_BYTES: u64 = 1 << 40;
+
+const CONTROL_SIZE: usize = std::mem::size_of::<RingControl>();
+
+/// Ring geometry, fixed at creation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingOptions {
+    /// Number of slots, a power of two (1..=2^30).
+    pub capacity: u64,
+    /// Largest payload in bytes (1..=16 MiB).
+    pub max_payload: u32,
+    /// The ring's KIND byte, carried in every frame id.
+    pub kind: u8,
+    /// Permission bits of the segment if this call creates it (0 = the
+    /// fleet's mode, else 0600).
+    pub mode: u32,
+}
+
+impl Default for RingOptions {
+    fn default() -> Self {
+        RingOptions {
+            capacity: DEFAULT_CAPACITY,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            kind: 0,
+            mode: 0,
+        }
+    }
+}
+
+/// What is fixed in the segment header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RingGeometry {
+    capacity: u64,
+    max_payload: u32,
+    kind: u8,
+}
+
+impl RingGeometry {
+    fn of(o: &RingOptions) -> Self {
+        RingGeometry {
+            capacity: o.capacity,
+            max_payload: o.max_payload,
+            kind: o.kind,
+        }
+    }
+
+    fn stride(&self) -> usize {
+        shm::round_up_64(SLOT_HEADER_SIZE + (self.max_payload as usize).div_ceil(8) * 8)
+            .unwrap_or(usize::MAX)
+    }
+
+    fn check(&self) -> std::result::Result<usize, String> {
+        if self.capacity == 0 || !self.capacity.is_power_of_two() || self.capacity > MAX_CAPACITY {
+            return Err(format!(
+                "capacity {} is not a power of two in 1..=2^30",
+                self.capacity
+            ));
+        }
+        if self.max_payload == 0 || self.max_payload > MAX_PAYLOAD_LIMIT {
+            return Err(format!(
+                "max_payload {} not in 1..={MAX_PAYLOAD_LIMIT}",
+                self.max_payload
+            ));
+        }
+        let bytes = (self.stride() as u64)
+            .checked_mul(self.capacity)
+            .and_then(|b| b.checked_add((HEADER_SIZE + CONTROL_SIZE) as u64))
+            .filter(|b| *b <= MAX_RING_BYTES)
+            .ok_or_else(|| {
+                format!(
+                    "capacity {} x max_payload {} exceeds 1 TiB",
+                    self.capacity, self.max_payload
+                )
+            })?;
+        usize::try_from(bytes).map_err(|_| "ring too large for this address space".to_string())
+    }
+}
+
+struct RingLayout;
+
+impl SegmentLayout for RingLayout {
+    const KIND: ObjectKind = ObjectKind::Ring;
+    const LAYOUT_VERSION: u32 = 1;
+    type Geometry = RingGeometry;
+
+    fn encode(g: &RingGeometry) -> [u64; 8] {
+        [
+            g.capacity,
+            g.max_payload as u64,
+            g.kind as u64,
+            g.stride() as u64,
+            0,
+            0,
+            0,
+            0,
+        ]
+    }
+    fn decode(raw: &[u64; 8]) -> Result<RingGeometry> {
+        let g = RingGeometry {
+            capacity: raw[0],
+            max_payload: u32::try_from(raw[1])
+                .map_err(|_| Error::Corrupt(format!("ring max_payload {}", raw[1])))?,
+            kind: u8::try_from(raw[2])
+                .map_err(|_| Error::Corrupt(format!("ring kind {}", raw[2])))?,
+        };
+        g.check().map_err(Error::Corrupt)?;
+        if raw[3] != g.stride() as u64 {
+            return Err(Error::Corrupt(format!(
+                "ring slot stride {} should be {}",
+                raw[3],
+                g.stride()
+            )));
+        }
+        Ok(g)
+    }
+    fn total_size(g: &RingGeometry) -> Result<usize> {
+        g.check().map_err(Error::InvalidArgument)
+    }
+    unsafe fn init_body(base: *mut u8, g: &RingGeometry) {
+        let stride = g.stride();
+        for i in 0..g.capacity as usize {
+            // SAFETY: the caller guarantees a writable mapping of total_size(g)
+            // bytes; slot i lies inside it and is 64-aligned.
+            let slot = unsafe {
+                &*(base
+                    .add(HEADER_SIZE + CONTROL_SIZE + i * stride)
+                    .cast::<SlotHeader>())
+            };
+            slot.owner
+                .store(INITIAL_OWNER, crate::sync::Ordering::Relaxed);
+        }
+    }
+}
+
+pub(crate) struct RingInner {
+    fleet: Fleet,
+    seg: Segment,
+    view: RingView,
+    geom: RingGeometry,
+    name: String,
+}
+
+/// A ring opened within a fleet. Cheap to clone; thread-safe: any number of
+/// threads may write through one handle.
+#[derive(Clone)]
+pub struct Ring {
+    inner: Arc<RingInner>,
+}
+
+impl std::fmt::Debug for Ring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ring")
+            .field("name", &self.inner.name)
+            .field("capacity", &self.inner.geom.capacity)
+            .field("max_payload", &self.inner.geom.max_payload)
+            .field("head", &self.head())
+            .finish()
+    }
+}
+
+/// A frame's metadata (the payload goes to the caller's buffer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameInfo {
+    /// `[KIND][NODE][COUNTER]`.
+    pub id: NetId64,
+    /// The writer's version or epoch value.
+    pub ver: u64,
+    /// The writer's message class.
+    pub kind: u8,
+    /// Payload length.
+    pub len: u32,
+    /// Frames lost just before this one (cursor reads only).
+    pub lost: u64,
+}
+
+/// An owned frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Metadata.
+    pub info: FrameInfo,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+/// A snapshot of a ring's geometry and counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingInfo {
+    /// Slots.
+    pub capacity: u64,
+    /// Largest payload.
+    pub max_payload: u32,
+    /// Bytes per slot.
+    pub slot_stride: u32,
+    /// The ring's KIND byte.
+    pub kind: u8,
+    /// Positions claimed so far (frames written or being written).
+    pub head: u64,
+    /// Slots taken over from dead writers.
+    pub takeovers: u64,
+}
+
+impl Ring {
+    /// Opens ring `name` of the fleet. `None`: attach whatever exists, or
+    /// create one with the defaults. `Some(opts)`: create with `opts`, or attach
+    /// if the existing geometry matches (`Incompatible` otherwise). Through an
+    /// observer, never creates (`NotExist`) and maps read-only.
+    pub fn open(fleet: &Fleet, name: &str, opts: Option<&RingOptions>) -> Result<Ring> {
+        let seg_name = SegmentName::new(fleet.name(), ObjectKind::Ring, name)?;
+        let defaults = RingOptions::default();
+        let (o, exact) = match opts {
+            Some(o) => (o, true),
+            None => (&defaults, false),
+        };
+        let read_only = fleet.is_observer();
+        let mode = if o.mode != 0 { o.mode } else { fleet.mode() };
+        let (seg, geom) = shm::open::<RingLayout>(
+            &seg_name,
+            OpenRequest {
+                create: if read_only {
+                    None
+                } else {
+                    Some((RingGeometry::of(o), exact))
+                },
+                read_only,
+                mode,
+            },
+        )?;
+        if read_only && exact && geom != RingGeometry::of(o) {
+            return Err(Error::Incompatible(format!(
+                "{} exists with geometry {geom:?}, requested {:?}",
+                seg_name.as_str(),
+                RingGeometry::of(o)
+            )));
+        }
+        // SAFETY: the segment was validated to hold header, control block and
+        // capacity * stride bytes of slots.
+        let (ctl, slots) = unsafe {
+            (
+                seg.base().add(HEADER_SIZE) as *const RingControl,
+                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const u8,
+            )
+        };
+        let view = RingView {
+            ctl,
+            slots,
+            stride: geom.stride(),
+            mask: geom.capacity - 1,
+            shift: geom.capacity.trailing_zeros(),
+            max_payload: geom.max_payload as usize,
+        };
+        Ok(Ring {
+            inner: Arc::new(RingInner {
+                fleet: fleet.clone(),
+                seg,
+                view,
+                geom,
+                name: name.to_string(),
+            }),
+        })
+    }
+
+    /// Removes the ring's segment name (mapped handles keep working).
+    pub fn unlink(fleet: &str, name: &str) -> Result<()> {
+        shm::unlink(&SegmentName::new(fleet, ObjectKind::Ring, name)?)
+    }
+
+    /// Appends a frame and returns its id. Never waits for readers; waits for
+    /// the writer of the same slot one lap earlier only while it is alive.
+    ///
+    /// Errors: `TooLarge` (payload over `max_payload`, nothing written),
+    /// `ReadOnly` (observer), `InvalidArgument` (fleet handle inherited
+    /// through fork).
+    pub fn write(&self, kind: u8, ver: u64, payload: &[u8]) -> Result<NetId64> {
+        let inner = &*self.inner;
+        if payload.len() > inner.geom.max_payload as usize {
+            return Err(Error::TooLarge {
+                what: "payload",
+                len: payload.len(),
+                limit: inner.geom.max_payload as usize,
+            });
+        }
+        let tag = inner.fleet.writer_tag()?;
+        let fleet = &inner.fleet;
+        let pos = inner
+            .view
+            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now);
+        let id = NetId64::make(inner.geom.kind, (tag >> 16) as u16, pos);
+        inner.view.publish(pos, id.raw(), kind, ver, payload);
+        inner.view.after_commit(futex::wake_all);
+        Ok(id)
+    }
+
+    /// Reads the frame `id` into `buf` if the ring still holds it.
+    ///
+    /// Errors: `NotFound` (overwritten, not yet written, or not of this ring),
+    /// `BufferTooSmall` (with the needed length).
+    pub fn read(&self, id: NetId64, buf: &mut [u8]) -> Result<FrameInfo> {
+        let v = &self.inner.view;
+        let not_found =
+            || Error::NotFound(format!("frame {id} is not in ring {:?}", self.inner.name));
+        if id.kind() != self.inner.geom.kind {
+            return Err(not_found());
+        }
+        let head = self.head();
+        // Rebuild the full position from its low 40 bits: the newest position
+        // below head with that counter.
+        let span = 1u64 << crate::id::COUNTER_BITS;
+        let mut pos = (head & !(span - 1)) | id.counter();
+        if pos >= head {
+            pos = pos.checked_sub(span).ok_or_else(not_found)?;
+        }
+        if head - pos > v.capacity() {
+            return Err(not_found());
+        }
+        match v.try_read(pos, buf) {
+            ReadOutcome::Frame {
+                id: got,
+                ver,
+                kind,
+                len,
+            } if got == id.raw() => Ok(FrameInfo {
+                id,
+                ver,
+                kind,
+                len,
+                lost: 0,
+            }),
+            ReadOutcome::TooSmall { len } => Err(Error::BufferTooSmall {
+                needed: len as usize,
+                cap: buf.len(),
+            }),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// The newest committed frame, if any.
+    pub fn read_head(&self) -> Result<Option<Frame>> {
+        let head = self.head();
+        let v = &self.inner.view;
+        let mut buf = vec![0u8; self.inner.geom.max_payload as usize];
+        let oldest = head.saturating_sub(v.capacity());
+        for pos in (oldest..head).rev() {
+            if let ReadOutcome::Frame { id, ver, kind, len } = v.try_read(pos, &mut buf) {
+                buf.truncate(len as usize);
+                return Ok(Some(Frame {
+                    info: FrameInfo {
+                        id: NetId64(id),
+                        ver,
+                        kind,
+                        len,
+                        lost: 0,
+                    },
+                    payload: buf,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A new cursor starting at the oldest frame still held, or at the head.
+    pub fn cursor(&self, from: From) -> Cursor {
+        Cursor::new(self.inner.clone(), from)
+    }
+
+    /// Positions claimed so far.
+    pub fn head(&self) -> u64 {
+        self.inner
+            .view
+            .ctl()
+            .head
+            .load(crate::sync::Ordering::Acquire)
+    }
+
+    /// Geometry and counters.
+    pub fn info(&self) -> RingInfo {
+        let ctl = self.inner.view.ctl();
+        RingInfo {
+            capacity: self.inner.geom.capacity,
+            max_payload: self.inner.geom.max_payload,
+            slot_stride: self.inner.geom.stride() as u32,
+            kind: self.inner.geom.kind,
+            head: self.head(),
+            takeovers: ctl.takeovers.load(crate::sync::Ordering::Relaxed),
+        }
+    }
+
+    /// The fleet this ring was opened through.
+    pub fn fleet(&self) -> &Fleet {
+        &self.inner.fleet
+    }
+
+    /// True when opened through an observer.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.seg.read_only()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+    use crate::fleet::FleetOptions;
+
+    fn fleet(tag: &str) -> Fleet {
+        Fleet::join(
+            &format!("u{}-{tag}", std::process::id()),
+            &FleetOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn opts(capacity: u64, max_payload: u32) -> RingOptions {
+        RingOptions {
+            capacity,
+            max_payload,
+            kind: 7,
+            mode: 0,
+        }
+    }
+
+    #[test]
+    fn write_read_round_trip() {
+        let f = fleet("rt");
+        let r = Ring::open(&f, "r", Some(&opts(8, 100))).unwrap();
+        let mut c = r.cursor(From::Oldest);
+        let mut buf = [0u8; 100];
+        assert_eq!(c.next_into(&mut buf).unwrap(), None);
+        for i in 0..5u8 {
+            let payload = vec![i; i as usize * 7];
+            let id = r.write(i, 100 + i as u64, &payload).unwrap();
+            assert_eq!(
+                (id.kind(), id.node(), id.counter()),
+                (7, f.node_id().unwrap(), i as u64)
+            );
+            let info = r.read(id, &mut buf).unwrap();
+            assert_eq!(&buf[..info.len as usize], &payload[..]);
+        }
+        for i in 0..5u8 {
+            let info = c.next_into(&mut buf).unwrap().unwrap();
+            assert_eq!(
+                (info.kind, info.ver, info.len, info.lost),
+                (i, 100 + i as u64, i as u32 * 7, 0)
+            );
+            assert!(buf[..info.len as usize].iter().all(|b| *b == i));
+        }
+        assert_eq!(c.next_into(&mut buf).unwrap(), None);
+        Ring::unlink(f.name(), "r").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
+    #[test]
+    fn loss_is_exact_after_wrap() {
+        let f = fleet("wrap");
+        let r = Ring::open(&f, "r", Some(&opts(16, 8))).unwrap();
+        let mut c = r.cursor(From::Oldest);
+        let ids: Vec<_> = (0..50u64)
+            .map(|i| r.write(0, i, &i.to_le_bytes()).unwrap())
+            .collect();
+        let mut buf = [0u8; 8];
+        let first = c.next_into(&mut buf).unwrap().unwrap();
+        assert_eq!((first.ver, first.lost), (34, 34));
+        let mut n = 1;
+        while let Some(i) = c.next_into(&mut buf).unwrap() {
+            assert_eq!(i.lost, 0);
+            n += 1;
+        }
+        assert_eq!((n, c.lost()), (16, 34));
+        assert_eq!(
+            r.read(ids[0], &mut buf).unwrap_err().status(),
+            Status::NotFound
+        );
+        assert!(r.read(ids[49], &mut buf).is_ok());
+        Ring::unlink(f.name(), "r").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
+    #[test]
+    fn bad_geometry_and_limits() {
+        let f = fleet("geo");
+        for bad in [opts(0, 8), opts(3, 8), opts(8, 0), opts(1 << 31, 8)] {
+            assert_eq!(
+                Ring::open(&f, "g", Some(&bad)).unwrap_err().status(),
+                Status::InvalidArgument
+            );
+        }
+        let r = Ring::open(&f, "g", Some(&opts(8, 8))).unwrap();
+        assert_eq!(
+            Ring::open(&f, "g", Some(&opts(16, 8)))
+                .unwrap_err()
+                .status(),
+            Status::Incompatible
+        );
+        assert_eq!(Ring::open(&f, "g", None).unwrap().info().capacity, 8);
+        assert_eq!(
+            r.write(0, 0, &[0; 9]).unwrap_err().status(),
+            Status::TooLarge
+        );
+        let mut small = [0u8; 2];
+        let id = r.write(0, 0, &[1; 5]).unwrap();
+        assert_eq!(
+            r.read(id, &mut small).unwrap_err(),
+            Error::BufferTooSmall { needed: 5, cap: 2 }
+        );
+        let mut c = r.cursor(From::Oldest);
+        assert_eq!(
+            c.next_into(&mut small).unwrap_err().status(),
+            Status::BufferTooSmall
+        );
+        let mut big = [0u8; 8];
+        assert_eq!(
+            c.next_into(&mut big).unwrap().unwrap().len,
+            5,
+            "too-small read consumed nothing"
+        );
+        Ring::unlink(f.name(), "g").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
+    #[test]
+    fn wait_times_out_and_wakes() {
+        let f = fleet("wait");
+        let r = Ring::open(&f, "w", Some(&opts(8, 8))).unwrap();
+        let mut c = r.cursor(From::Head);
+        let t = std::time::Instant::now();
+        assert_eq!(
+            c.wait(std::time::Duration::from_millis(30)).unwrap_err(),
+            Error::Timeout
+        );
+        assert!(t.elapsed() >= std::time::Duration::from_millis(30));
+        let r2 = r.clone();
+        let h = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            r2.write(0, 0, b"x").unwrap();
+        });
+        c.wait(std::time::Duration::from_secs(5)).unwrap();
+        assert!(c.next_into(&mut [0u8; 8]).unwrap().is_some());
+        h.join().unwrap();
+        Ring::unlink(f.name(), "w").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+}

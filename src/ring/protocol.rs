@@ -1,0 +1,389 @@
+//! The slot protocol of the lossy multi-writer ring. Compiled under loom too:
+//! `RingView` works on any memory that holds a [`RingControl`] and the slots.
+//!
+//! # Words
+//!
+//! - `head`: the next position to claim (a full u64, never wraps). Invariant:
+//!   every position `p < head` has had its slot's `owner` set to lap(p).
+//! - per slot, `seq`: `0` never written; `2*lap+1` lap being written;
+//!   `2*lap+2` lap committed, where `lap = pos >> log2(capacity)`.
+//! - per slot, `owner`: `[lap:32][writer tag:32]`, the writer (fleet node and
+//!   incarnation) that claimed the slot for that lap. Initialised to lap
+//!   `0xFFFF_FFFF` (lap -1) with tag 0 (nobody).
+//!
+//! # Writing position h
+//!
+//! 1. **Claim.** Read `head = h`. If `owner(h)` already names lap(h), someone
+//!    claimed h: help by CAS `head: h -> h+1` and retry. Otherwise the slot
+//!    still belongs to lap(h)-1; when that lap is committed (`seq == 2*lap(h)`)
+//!    CAS `owner` to `(lap(h), me)`; the CAS winner owns position h and advances
+//!    `head` (others help if it dies first). Recording the claimer in the same
+//!    CAS that claims is what makes a crashed writer identifiable.
+//! 2. **Write** as a seqlock: `seq = 2*lap+1`, Release fence, every field and
+//!    the payload stored word by word with Relaxed atomics, then
+//!    `seq = 2*lap+2` with Release.
+//!
+//! A writer never waits for a reader. It waits only for the writer of the same
+//! slot one lap earlier, and only while that writer's process is alive.
+//!
+//! # Crashed writers
+//!
+//! A writer killed between claim and commit leaves `owner = (lap, dead tag)`
+//! and `seq` below `2*lap+2`.
+//! - Readers at that position see it pending. After a short wait they look up
+//!   the owner: a dead owner means the frame will never come, so they skip it
+//!   and count it lost. A live owner is waited for (up to a long bound, so a
+//!   stopped process cannot stall a reader forever).
+//! - The writer of the next lap (h+capacity) finds the slot uncommitted. It
+//!   takes the slot over **only if the owner's process is dead** (the owner word
+//!   names it; the fleet resolves pid + start time), by CAS-ing the dead owner
+//!   word to its own claim. A dead process has no stores in flight, so none of
+//!   its half-written bytes can land after the takeover; the new writer then
+//!   sets `seq` to its own odd value and rewrites every field before it
+//!   commits, so the half-written frame is never delivered: its position reads
+//!   as overwritten (lost). A live but preempted owner is never overtaken: its
+//!   late stores would tear the new frame.
+//!
+//! # Reading position p
+//!
+//! `s1 = seq` (Acquire); if `s1 == 2*lap+2` copy the fields (Relaxed), Acquire
+//! fence, `s2 = seq`; equal means the copy is a whole frame. `s1 > 2*lap+2`
+//! (or `s2 != s1`) means overwritten: lost. Anything smaller is pending (not
+//! yet written), never reported as lost unless its writer is dead.
+
+use crate::sync::{AtomicU32, AtomicU64, Ordering, fence, spin_hint};
+
+/// Bytes of a slot before its payload.
+pub(crate) const SLOT_HEADER_SIZE: usize = std::mem::size_of::<SlotHeader>();
+
+/// Shared control block of a ring (its own cache lines).
+#[repr(C, align(64))]
+pub(crate) struct RingControl {
+    pub(crate) head: AtomicU64,
+    _pad0: [u64; 7],
+    /// Readers blocked in `wait` (they only sleep after registering here).
+    pub(crate) waiters: AtomicU32,
+    /// The futex word; bumped by a writer that saw waiters.
+    pub(crate) futex: AtomicU32,
+    _pad1: [u32; 14],
+    /// Slots taken over from dead writers.
+    pub(crate) takeovers: AtomicU64,
+    _pad2: [u64; 7],
+}
+
+#[cfg(not(loom))]
+const _: () = {
+    assert!(std::mem::size_of::<RingControl>() == 192);
+    assert!(std::mem::offset_of!(RingControl, waiters) == 64);
+    assert!(std::mem::offset_of!(RingControl, takeovers) == 128);
+};
+
+impl RingControl {
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        RingControl {
+            head: AtomicU64::new(0),
+            _pad0: [0; 7],
+            waiters: AtomicU32::new(0),
+            futex: AtomicU32::new(0),
+            _pad1: [0; 14],
+            takeovers: AtomicU64::new(0),
+            _pad2: [0; 7],
+        }
+    }
+}
+
+/// The fixed part of a slot; `max_payload` bytes of payload words follow.
+#[repr(C)]
+pub(crate) struct SlotHeader {
+    pub(crate) seq: AtomicU64,
+    pub(crate) owner: AtomicU64,
+    pub(crate) id: AtomicU64,
+    pub(crate) ver: AtomicU64,
+    /// `len:32 | kind:8 << 32`.
+    pub(crate) meta: AtomicU64,
+}
+
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<SlotHeader>() == 40);
+
+impl SlotHeader {
+    #[cfg(loom)]
+    pub(crate) fn new() -> Self {
+        SlotHeader {
+            seq: AtomicU64::new(0),
+            owner: AtomicU64::new(INITIAL_OWNER),
+            id: AtomicU64::new(0),
+            ver: AtomicU64::new(0),
+            meta: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Owner word of a never-claimed slot: lap -1, nobody.
+pub(crate) const INITIAL_OWNER: u64 = 0xFFFF_FFFF << 32;
+
+#[inline]
+pub(crate) fn owner_word(lap: u64, tag: u32) -> u64 {
+    ((lap as u32 as u64) << 32) | tag as u64
+}
+#[inline]
+pub(crate) fn owner_lap(w: u64) -> u32 {
+    (w >> 32) as u32
+}
+#[inline]
+pub(crate) fn owner_tag(w: u64) -> u32 {
+    w as u32
+}
+
+/// What a single read attempt found at a position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadOutcome {
+    /// A whole frame was copied.
+    Frame {
+        id: u64,
+        ver: u64,
+        kind: u8,
+        len: u32,
+    },
+    /// The frame fits no buffer of this size; nothing was consumed.
+    TooSmall { len: u32 },
+    /// The position was overwritten (before or during the copy).
+    Overwritten,
+    /// Not written yet; `owner` is the slot's owner word at the time.
+    Pending { owner: u64 },
+}
+
+/// A view of one ring's memory.
+pub(crate) struct RingView {
+    pub(crate) ctl: *const RingControl,
+    pub(crate) slots: *const u8,
+    pub(crate) stride: usize,
+    pub(crate) mask: u64,
+    pub(crate) shift: u32,
+    pub(crate) max_payload: usize,
+}
+
+// SAFETY: the view only points into memory owned by the ring (a mapping or, under
+// loom, a heap block) that outlives it; every shared access is atomic.
+unsafe impl Send for RingView {}
+// SAFETY: as above.
+unsafe impl Sync for RingView {}
+
+/// Spins before a writer waiting on a previous lap consults liveness.
+const SPINS_BEFORE_LIVENESS: u32 = 256;
+
+impl RingView {
+    #[inline]
+    pub(crate) fn ctl(&self) -> &RingControl {
+        // SAFETY: `ctl` points at the ring's control block for the view's lifetime.
+        unsafe { &*self.ctl }
+    }
+
+    #[inline]
+    pub(crate) fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline]
+    pub(crate) fn lap(&self, pos: u64) -> u64 {
+        pos >> self.shift
+    }
+
+    #[inline]
+    pub(crate) fn slot(&self, pos: u64) -> &SlotHeader {
+        let idx = (pos & self.mask) as usize;
+        // SAFETY: idx < capacity and the slot area holds capacity * stride bytes;
+        // stride is a multiple of 8 (64 in shared memory) so the header is aligned.
+        unsafe { &*(self.slots.add(idx * self.stride).cast::<SlotHeader>()) }
+    }
+
+    #[inline]
+    fn payload_words(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
+        debug_assert!(words * 8 <= self.max_payload + 7);
+        // SAFETY: the payload area of a slot holds round_up(max_payload, 8) bytes
+        // of 8-aligned words right after the header; callers never ask for more.
+        unsafe {
+            std::slice::from_raw_parts(
+                (slot as *const SlotHeader as *const u8)
+                    .add(SLOT_HEADER_SIZE)
+                    .cast::<AtomicU64>(),
+                words,
+            )
+        }
+    }
+
+    /// Claims the next position for the writer `tag`. `is_dead(tag)` decides
+    /// whether a slot stuck at the previous lap may be taken over.
+    pub(crate) fn claim(
+        &self,
+        tag: u32,
+        is_dead: &dyn Fn(u32) -> bool,
+        mut on_wait: impl FnMut(),
+    ) -> u64 {
+        let ctl = self.ctl();
+        let mut spins = 0u32;
+        loop {
+            // Acquire: pairs with the Release half of the head CAS below, so the
+            // owner word of h-1 claimed before it is visible.
+            let h = ctl.head.load(Ordering::Acquire);
+            let lap = self.lap(h);
+            let slot = self.slot(h);
+            // Acquire: pairs with the AcqRel owner CAS of the claimer.
+            let o = slot.owner.load(Ordering::Acquire);
+            if owner_lap(o) == lap as u32 {
+                // Position h is claimed; help its claimer advance head.
+                let _ = ctl
+                    .head
+                    .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                continue;
+            }
+            // Acquire: pairs with the Release commit store of the previous lap's
+            // writer, so its stores are ordered before ours.
+            let s = slot.seq.load(Ordering::Acquire);
+            let prev_committed = 2 * lap;
+            if s == prev_committed {
+                // AcqRel: Release publishes the claim to helpers and readers'
+                // owner lookups; Acquire orders our writes after the previous lap.
+                if slot
+                    .owner
+                    .compare_exchange(o, owner_word(lap, tag), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    let _ =
+                        ctl.head
+                            .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                    return h;
+                }
+                continue;
+            }
+            if s > prev_committed || ctl.head.load(Ordering::Relaxed) != h {
+                continue; // our view of head is stale
+            }
+            // The writer of h - capacity has not committed yet.
+            spins += 1;
+            if spins < SPINS_BEFORE_LIVENESS {
+                spin_hint();
+                continue;
+            }
+            spins = 0;
+            if owner_lap(o) == (lap as u32).wrapping_sub(1) && is_dead(owner_tag(o)) {
+                // Takeover: the owner's process is gone, no store of it is in
+                // flight. AcqRel as for a normal claim.
+                if slot
+                    .owner
+                    .compare_exchange(o, owner_word(lap, tag), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    ctl.takeovers.fetch_add(1, Ordering::Relaxed);
+                    let _ =
+                        ctl.head
+                            .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                    return h;
+                }
+                continue;
+            }
+            on_wait();
+        }
+    }
+
+    /// Writes and commits a claimed position. `payload.len() <= max_payload`.
+    pub(crate) fn publish(&self, pos: u64, id: u64, kind: u8, ver: u64, payload: &[u8]) {
+        debug_assert!(payload.len() <= self.max_payload);
+        let lap = self.lap(pos);
+        let slot = self.slot(pos);
+        slot.seq.store(2 * lap + 1, Ordering::Relaxed);
+        // Release fence: orders the odd `seq` before the field stores below;
+        // pairs with the Acquire fence in `try_read`, so a reader that sees any
+        // new field also sees `seq` changed when it re-reads it.
+        fence(Ordering::Release);
+        slot.id.store(id, Ordering::Relaxed);
+        slot.ver.store(ver, Ordering::Relaxed);
+        slot.meta.store(
+            payload.len() as u64 | ((kind as u64) << 32),
+            Ordering::Relaxed,
+        );
+        let words = self.payload_words(slot, payload.len().div_ceil(8));
+        let mut chunks = payload.chunks_exact(8);
+        for (w, c) in words.iter().zip(&mut chunks) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            if let Some(w) = words.last() {
+                w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+            }
+        }
+        // Release: the commit; pairs with the Acquire `seq` loads in `try_read`
+        // and in `claim` (the next lap's writer).
+        slot.seq.store(2 * lap + 2, Ordering::Release);
+    }
+
+    /// Wakes blocked readers if there are any. The SeqCst fence pairs with the
+    /// one in the reader's registration (`Cursor::wait`): either the writer
+    /// sees the reader registered, or the reader sees the commit.
+    #[inline]
+    pub(crate) fn after_commit(&self, wake: impl FnOnce(&AtomicU32)) {
+        fence(Ordering::SeqCst);
+        let ctl = self.ctl();
+        if ctl.waiters.load(Ordering::Relaxed) > 0 {
+            ctl.futex.fetch_add(1, Ordering::Relaxed);
+            wake(&ctl.futex);
+        }
+    }
+
+    /// One attempt to read position `pos` into `buf`.
+    pub(crate) fn try_read(&self, pos: u64, buf: &mut [u8]) -> ReadOutcome {
+        let lap = self.lap(pos);
+        let slot = self.slot(pos);
+        let committed = 2 * lap + 2;
+        // Acquire: pairs with the Release commit in `publish`.
+        let s1 = slot.seq.load(Ordering::Acquire);
+        if s1 > committed {
+            return ReadOutcome::Overwritten;
+        }
+        if s1 < committed {
+            // Acquire: pairs with the claim CAS, so a later liveness check sees
+            // the claimer's fleet identity.
+            return ReadOutcome::Pending {
+                owner: slot.owner.load(Ordering::Acquire),
+            };
+        }
+        let id = slot.id.load(Ordering::Relaxed);
+        let ver = slot.ver.load(Ordering::Relaxed);
+        let meta = slot.meta.load(Ordering::Relaxed);
+        let len = (meta as u32 as usize).min(self.max_payload);
+        let n = len.min(buf.len());
+        let words = self.payload_words(slot, n.div_ceil(8));
+        let mut out = buf[..n].chunks_mut(8);
+        for (w, dst) in words.iter().zip(&mut out) {
+            let b = w.load(Ordering::Relaxed).to_le_bytes();
+            dst.copy_from_slice(&b[..dst.len()]);
+        }
+        // Acquire fence: pairs with the Release fence in `publish`; if any load
+        // above saw a newer writer's store, the re-read below sees its odd seq.
+        fence(Ordering::Acquire);
+        let s2 = slot.seq.load(Ordering::Relaxed);
+        if s2 != s1 {
+            return ReadOutcome::Overwritten;
+        }
+        if meta as u32 as usize > self.max_payload {
+            // A committed length beyond the limit is impossible unless the
+            // segment was damaged; never read past the slot.
+            return ReadOutcome::Overwritten;
+        }
+        if len > buf.len() {
+            return ReadOutcome::TooSmall { len: len as u32 };
+        }
+        ReadOutcome::Frame {
+            id,
+            ver,
+            kind: (meta >> 32) as u8,
+            len: len as u32,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Segment naming.
+//!
+//! A segment name is `/orbit:<uid>:<fleet>:<kind>:<name>`, so
+//! `ls /dev/shm` shows `orbit:1000:payments:ring:events`. The fleet and object
+//! names appear verbatim; `:` cannot occur in them, so the mapping from
+//! (uid, fleet, kind, name) to a segment name is one-to-one and two users (two
+//! uids) never share a name.
+
+use std::ffi::CString;
+
+use crate::error::{Error, Result};
+
+/// Longest fleet or object name.
+pub const MAX_NAME_LEN: usize = 48;
+
+/// Checks a fleet or object name: `[A-Za-z0-9_.-]{1,48}`, and not `.`-only
+/// path tricks (`.`, or anything containing `..`).
+pub fn validate_name(what: &str, name: &str) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::InvalidArgument(format!(
+            "{what} name {:?} {why}",
+            truncate(name)
+        )))
+    };
+    if name.is_empty() {
+        return bad("is empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad(&format!("is longer than {MAX_NAME_LEN} bytes"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return bad(&format!("contains {c:?}; allowed are A-Z a-z 0-9 _ . -"));
+    }
+    if name == "." || name.contains("..") {
+        return bad("may not be '.' or contain '..'");
+    }
+    Ok(())
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// The kinds of object a segment can hold; the tag is part of the name and of
+/// the header (`object_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ObjectKind {
+    /// The membership table.
+    Fleet = 1,
+    /// A ring.
+    Ring = 2,
+    /// A cache.
+    Cache = 3,
+    /// An event bus.
+    Bus = 4,
+    /// A lease table.
+    Contest = 5,
+}
+
+impl ObjectKind {
+    /// The word used in segment names.
+    pub fn tag(self) -> &'static str {
+        match self {
+            ObjectKind::Fleet => "fleet",
+            ObjectKind::Ring => "ring",
+            ObjectKind::Cache => "cache",
+            ObjectKind::Bus => "bus",
+            ObjectKind::Contest => "contest",
+        }
+    }
+
+    /// The kind for a header's `object_type`, if it is one.
+    pub fn from_u32(v: u32) -> Option<ObjectKind> {
+        [
+            ObjectKind::Fleet,
+            ObjectKind::Ring,
+            ObjectKind::Cache,
+            ObjectKind::Bus,
+            ObjectKind::Contest,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == v)
+    }
+}
+
+/// A validated segment name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentName {
+    c: CString,
+}
+
+impl SegmentName {
+    /// The name of the segment for (current effective uid, fleet, kind, name).
+    pub fn new(fleet: &str, kind: ObjectKind, name: &str) -> Result<SegmentName> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::geteuid() };
+        SegmentName::for_uid(uid, fleet, kind, name)
+    }
+
+    /// The name of the segment for an explicit uid.
+    pub fn for_uid(uid: u32, fleet: &str, kind: ObjectKind, name: &str) -> Result<SegmentName> {
+        validate_name("fleet", fleet)?;
+        validate_name(kind.tag(), name)?;
+        let s = format!("/orbit:{uid}:{fleet}:{}:{name}", kind.tag());
+        let c = CString::new(s).map_err(|_| Error::InvalidArgument("name contains NUL".into()))?;
+        Ok(SegmentName { c })
+    }
+
+    /// The name as passed to `shm_open` (with its leading `/`).
+    pub fn as_cstr(&self) -> &std::ffi::CStr {
+        &self.c
+    }
+
+    /// The name as shown to people (with its leading `/`).
+    pub fn as_str(&self) -> &str {
+        self.c.to_str().unwrap_or("?")
+    }
+
+    /// Where the segment appears in the file system on Linux.
+    pub fn dev_shm_path(&self) -> String {
+        format!("/dev/shm{}", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_and_rejects() {
+        for ok in ["a", "orders-v2", "A_b.c-9", &"x".repeat(48)] {
+            assert!(validate_name("t", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            ".",
+            "a..b",
+            "a b",
+            "a:b",
+            "ä",
+            "a\0b",
+            &"x".repeat(49),
+        ] {
+            let e = validate_name("t", bad).unwrap_err();
+            assert_eq!(e.status(), crate::Status::InvalidArgument, "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_scoped_and_unambiguous() {
+        let a = SegmentName::for_uid(1000, "f", ObjectKind::Ring, "r").unwrap();
+        let b = SegmentName::for_uid(1001, "f", ObjectKind::Ring, "r").unwrap();
+        let c = SegmentName::for_uid(1000, "f", ObjectKind::Cache, "r").unwrap();
+        assert_eq!(a.as_str(), "/orbit:1000:f:ring:r");
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+}
