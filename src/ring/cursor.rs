@@ -99,19 +99,8 @@ impl Cursor {
     /// Never blocks, allocates or makes a syscall on the fast path.
     pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
         loop {
-            let head = self.ring.view.ctl().head.load(Ordering::Acquire);
-            if self.pos >= head {
-                return Ok(None);
-            }
-            let cap = self.ring.view.capacity();
-            if head - self.pos > cap {
-                // Positions below head - capacity have been claimed by a later
-                // lap: they are gone (or about to be).
-                let skipped = head - cap - self.pos;
-                self.lose(skipped);
-                self.pos = head - cap;
-                self.pending = None;
-            }
+            // The fast path reads only the slot: head is consulted when the
+            // position turns out overwritten (to jump over a whole lap at once).
             match self.ring.view.try_read(self.pos, buf) {
                 ReadOutcome::Frame { id, ver, kind, len } => {
                     self.pos += 1;
@@ -131,10 +120,21 @@ impl Cursor {
                         cap: buf.len(),
                     });
                 }
+                ReadOutcome::NotYet => return Ok(None),
                 ReadOutcome::Overwritten => {
-                    self.lose(1);
-                    self.pos += 1;
                     self.pending = None;
+                    let head = self.ring.view.ctl().head.load(Ordering::Acquire);
+                    let cap = self.ring.view.capacity();
+                    if head > self.pos + cap {
+                        // Everything below head - capacity belongs to a later
+                        // lap already: skip it in one step.
+                        let skipped = head - cap - self.pos;
+                        self.lose(skipped);
+                        self.pos = head - cap;
+                    } else {
+                        self.lose(1);
+                        self.pos += 1;
+                    }
                 }
                 ReadOutcome::Pending { owner } => {
                     if self.should_skip_pending(owner) {
@@ -176,14 +176,8 @@ impl Cursor {
     }
 
     fn readiness(&mut self) -> Readiness {
-        let head = self.ring.view.ctl().head.load(Ordering::Acquire);
-        if self.pos >= head {
-            return Readiness::Empty;
-        }
-        if head - self.pos > self.ring.view.capacity() {
-            return Readiness::Ready;
-        }
         match self.ring.view.try_read(self.pos, &mut []) {
+            ReadOutcome::NotYet => Readiness::Empty,
             ReadOutcome::Pending { owner } => {
                 if self.should_skip_pending(owner) {
                     Readiness::Ready

@@ -150,8 +150,10 @@ pub(crate) enum ReadOutcome {
     TooSmall { len: u32 },
     /// The position was overwritten (before or during the copy).
     Overwritten,
-    /// Not written yet; `owner` is the slot's owner word at the time.
+    /// Claimed by a writer that has not committed; `owner` names it.
     Pending { owner: u64 },
+    /// Not claimed yet (the position is at or beyond the head).
+    NotYet,
 }
 
 /// A view of one ring's memory.
@@ -354,10 +356,18 @@ impl RingView {
             return ReadOutcome::Overwritten;
         }
         if s1 < committed {
-            // Acquire: pairs with the claim CAS, so a later liveness check sees
-            // the claimer's fleet identity.
-            return ReadOutcome::Pending {
-                owner: slot.owner.load(Ordering::Acquire),
+            // Acquire: pairs with the claim CAS. Every position below head has
+            // its owner set to its lap before head moves past it, so an owner of
+            // an earlier lap means "not claimed yet": a polling reader learns that
+            // from the slot alone and never touches the writers' head line.
+            let owner = slot.owner.load(Ordering::Acquire);
+            return if owner_lap(owner) == lap as u32 {
+                ReadOutcome::Pending { owner }
+            } else if owner_lap(owner) == (lap as u32).wrapping_sub(1) {
+                ReadOutcome::NotYet
+            } else {
+                // Claimed for a later lap: this position's frame is gone.
+                ReadOutcome::Overwritten
             };
         }
         let id = slot.id.load(Ordering::Relaxed);
@@ -461,7 +471,10 @@ mod loom_models {
         let out = v.try_read(pos, &mut buf);
         if let ReadOutcome::Frame { ver, len, .. } = out {
             assert_eq!(len, 16);
-            assert!(buf.iter().all(|x| *x as u64 == ver), "torn frame {buf:?} ver {ver}");
+            assert!(
+                buf.iter().all(|x| *x as u64 == ver),
+                "torn frame {buf:?} ver {ver}"
+            );
         }
         out
     }
@@ -480,11 +493,14 @@ mod loom_models {
             let v = m.view();
             match check_read(&v, 0) {
                 ReadOutcome::Frame { ver, .. } => assert_eq!(ver, 7),
-                ReadOutcome::Pending { .. } => {}
+                ReadOutcome::Pending { .. } | ReadOutcome::NotYet => {}
                 other => panic!("unexpected {other:?}"),
             }
             w.join().unwrap();
-            assert!(matches!(check_read(&v, 0), ReadOutcome::Frame { ver: 7, .. }));
+            assert!(matches!(
+                check_read(&v, 0),
+                ReadOutcome::Frame { ver: 7, .. }
+            ));
         });
     }
 
@@ -567,11 +583,17 @@ mod loom_models {
                 write(&v, 2 << 16, 5, &is_dead)
             });
             let v = m.view();
-            assert!(!matches!(check_read(&v, 0), ReadOutcome::Frame { .. }), "dead frame delivered");
+            assert!(
+                !matches!(check_read(&v, 0), ReadOutcome::Frame { .. }),
+                "dead frame delivered"
+            );
             let _ = check_read(&v, 1);
             victim.join().unwrap();
             assert_eq!(survivor.join().unwrap(), 1);
-            assert!(matches!(check_read(&v, 1), ReadOutcome::Frame { ver: 5, .. }));
+            assert!(matches!(
+                check_read(&v, 1),
+                ReadOutcome::Frame { ver: 5, .. }
+            ));
             assert_eq!(v.ctl().takeovers.load(Ordering::Relaxed), 1);
         });
     }
