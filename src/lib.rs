@@ -21,6 +21,8 @@
 #![warn(missing_docs)]
 
 #[cfg(not(loom))]
+pub mod bus;
+#[cfg(not(loom))]
 pub mod epoch;
 #[cfg(not(loom))]
 mod error;
@@ -41,6 +43,8 @@ mod sync;
 #[allow(missing_docs, dead_code)]
 pub mod ring_protocol;
 
+#[cfg(not(loom))]
+pub use bus::{Bus, BusOptions, Event, EventInfo, EventRef, Subscription};
 #[cfg(not(loom))]
 pub use epoch::OrbitEpoch;
 #[cfg(not(loom))]
