@@ -23,6 +23,8 @@
 #[cfg(not(loom))]
 pub mod bus;
 #[cfg(not(loom))]
+pub mod contest;
+#[cfg(not(loom))]
 pub mod epoch;
 #[cfg(not(loom))]
 mod error;
@@ -43,8 +45,17 @@ mod sync;
 #[allow(missing_docs, dead_code)]
 pub mod ring_protocol;
 
+#[cfg(loom)]
+#[path = "contest/protocol.rs"]
+#[allow(missing_docs, dead_code)]
+pub mod contest_protocol;
+
 #[cfg(not(loom))]
 pub use bus::{Bus, BusOptions, Event, EventInfo, EventRef, Subscription};
+#[cfg(not(loom))]
+pub use contest::{
+    AuditAction, AuditRecord, Contest, ContestOptions, ContestStats, Holder, Lease, PrevHolder,
+};
 #[cfg(not(loom))]
 pub use epoch::OrbitEpoch;
 #[cfg(not(loom))]

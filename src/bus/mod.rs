@@ -474,7 +474,10 @@ mod tests {
         }
         for (id, topic, payload) in &sent {
             let e = all.next().unwrap().expect("event");
-            assert_eq!((e.info.id, e.topic, e.payload), (*id, topic.as_str(), &payload[..]));
+            assert_eq!(
+                (e.info.id, e.topic, e.payload),
+                (*id, topic.as_str(), &payload[..])
+            );
             assert_eq!(e.info.lost, 0);
             assert!(e.info.timestamp_ms > 0);
         }
@@ -493,7 +496,10 @@ mod tests {
         }
         for i in 0..4u8 {
             let e = orders.next().unwrap().unwrap();
-            assert_eq!((e.topic, e.payload, e.info.lost), ("orders.paid", &[i][..], 0));
+            assert_eq!(
+                (e.topic, e.payload, e.info.lost),
+                ("orders.paid", &[i][..], 0)
+            );
         }
         assert!(orders.next().unwrap().is_none());
         assert_eq!(orders.filtered(), 4);
@@ -516,7 +522,10 @@ mod tests {
         let mut late = bus.subscribe(None, From::Oldest).unwrap();
         let replay: Vec<_> = std::iter::from_fn(|| late.next_event().unwrap()).collect();
         assert_eq!(replay.len(), 8);
-        assert_eq!(replay[0].info.lost, 0, "a new subscriber starts at the oldest held");
+        assert_eq!(
+            replay[0].info.lost, 0,
+            "a new subscriber starts at the oldest held"
+        );
         cleanup(&f, "b");
     }
 

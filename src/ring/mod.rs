@@ -428,7 +428,9 @@ impl Ring {
 
     /// [`Ring::write`] of a payload given in pieces, written as one frame.
     pub(crate) fn write_parts(&self, kind: u8, ver: u64, parts: &[&[u8]]) -> Result<NetId64> {
-        self.inner.core.write_as(&self.inner.fleet, kind, ver, parts)
+        self.inner
+            .core
+            .write_as(&self.inner.fleet, kind, ver, parts)
     }
 
     /// The geometry fixed at creation.
