@@ -61,7 +61,9 @@ pub use epoch::OrbitEpoch;
 #[cfg(not(loom))]
 pub use error::{Error, IoError, Result, Status};
 #[cfg(not(loom))]
-pub use fleet::{Fleet, FleetOptions, Member, MemberState};
+pub use fleet::{
+    Fleet, FleetHeartbeatSnapshot, FleetOptions, HeartbeatState, Member, MemberState, NodeHeartbeat,
+};
 #[cfg(not(loom))]
 pub use id::{NetId64, ParseNetId64Error};
 #[cfg(not(loom))]

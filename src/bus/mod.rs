@@ -354,7 +354,7 @@ impl Subscription {
 
     /// The next matching event, borrowed until the next call; `Ok(None)` when
     /// there is none yet. Never blocks, allocates or makes a syscall.
-    pub fn next(&mut self) -> Result<Option<EventRef<'_>>> {
+    pub fn next_ref(&mut self) -> Result<Option<EventRef<'_>>> {
         if !self.fill()? {
             return Ok(None);
         }
@@ -380,14 +380,14 @@ impl Subscription {
 
     /// The next matching event as an owned value (convenience; allocates).
     pub fn next_event(&mut self) -> Result<Option<Event>> {
-        Ok(self.next()?.map(|e| Event {
+        Ok(self.next_ref()?.map(|e| Event {
             info: e.info,
             topic: e.topic.to_string(),
             payload: e.payload.to_vec(),
         }))
     }
 
-    /// Blocks until `next` has an event to return, or `timeout` passes
+    /// Blocks until `next_ref` has an event to return, or `timeout` passes
     /// (`Err(Timeout)`). Sleeps on the ring's futex: an idle subscriber costs
     /// no CPU. Events of other topics that arrive meanwhile are consumed and
     /// do not end the wait.
@@ -473,7 +473,7 @@ mod tests {
             }
         }
         for (id, topic, payload) in &sent {
-            let e = all.next().unwrap().expect("event");
+            let e = all.next_ref().unwrap().expect("event");
             assert_eq!(
                 (e.info.id, e.topic, e.payload),
                 (*id, topic.as_str(), &payload[..])
@@ -481,7 +481,7 @@ mod tests {
             assert_eq!(e.info.lost, 0);
             assert!(e.info.timestamp_ms > 0);
         }
-        assert!(all.next().unwrap().is_none());
+        assert!(all.next_ref().unwrap().is_none());
         cleanup(&f, "b");
     }
 
@@ -495,20 +495,20 @@ mod tests {
             bus.publish("users.new", &[i]).unwrap();
         }
         for i in 0..4u8 {
-            let e = orders.next().unwrap().unwrap();
+            let e = orders.next_ref().unwrap().unwrap();
             assert_eq!(
                 (e.topic, e.payload, e.info.lost),
                 ("orders.paid", &[i][..], 0)
             );
         }
-        assert!(orders.next().unwrap().is_none());
+        assert!(orders.next_ref().unwrap().is_none());
         assert_eq!(orders.filtered(), 4);
         // 20 more frames into 8 slots: the subscriber loses exactly 12, of any topic.
         for i in 0..10u8 {
             bus.publish("users.new", &[i]).unwrap();
             bus.publish("orders.paid", &[100 + i]).unwrap();
         }
-        let first = orders.next().unwrap().unwrap();
+        let first = orders.next_ref().unwrap().unwrap();
         assert_eq!((first.payload, first.info.lost), (&[106u8][..], 12));
         let rest: Vec<u8> = std::iter::from_fn(|| orders.next_event().unwrap())
             .map(|e| {
@@ -591,7 +591,7 @@ mod tests {
         sub.wait(Duration::from_secs(5)).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(30));
         assert_eq!(sub.peek().unwrap().unwrap().len, 3);
-        assert_eq!(sub.next().unwrap().unwrap().payload, b"yes");
+        assert_eq!(sub.next_ref().unwrap().unwrap().payload, b"yes");
         h.join().unwrap();
         cleanup(&f, "b");
     }

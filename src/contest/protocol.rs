@@ -775,3 +775,292 @@ impl TableView {
         (idx, k)
     }
 }
+
+/// Loom models of the entry protocol, explored exhaustively (about 10 s). Run
+/// with `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib loom`.
+#[cfg(all(test, loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::sync::atomic::{AtomicBool, AtomicU32};
+
+    const A: u32 = 1 << 16;
+    const B: u32 = 2 << 16;
+    const TTL: u64 = 100;
+
+    /// A lease table in heap memory with loom atomics.
+    struct Model {
+        ctl: Box<ContestControl>,
+        entries: Box<[LeaseEntry]>,
+    }
+
+    impl Model {
+        fn new(capacity: usize) -> Arc<Model> {
+            Arc::new(Model {
+                ctl: Box::new(ContestControl::new()),
+                entries: (0..capacity).map(|_| LeaseEntry::new()).collect(),
+            })
+        }
+
+        fn view(&self) -> TableView {
+            TableView {
+                ctl: &*self.ctl,
+                entries: self.entries.as_ptr(),
+                capacity: self.entries.len(),
+            }
+        }
+    }
+
+    fn alive(_: u32) -> bool {
+        false
+    }
+
+    fn yield_more() -> bool {
+        loom::thread::yield_now();
+        true
+    }
+
+    fn claim(v: &TableView, s: &[u8], tag: u32, now: u64, is_dead: &dyn Fn(u32) -> bool) -> Claim {
+        let mut w = yield_more;
+        let mut c = Caller {
+            tag,
+            pid: tag >> 16,
+            now_ms: now,
+            is_dead,
+            on_wait: &mut w,
+        };
+        v.claim(s, TTL, &mut c)
+    }
+
+    /// Two processes claim, hold and release one bound subject: never two
+    /// holders at once, and tokens grow in grant order.
+    #[test]
+    fn mutual_exclusion_and_token_order() {
+        loom::model(|| {
+            let m = Model::new(1);
+            let Claim::Granted(g) = claim(&m.view(), b"s", A, 0, &alive) else {
+                panic!("setup claim")
+            };
+            m.view().release(g.idx, g.v, A).unwrap();
+            let in_cs = Arc::new(AtomicU32::new(0));
+            let order = Arc::new(AtomicU32::new(0));
+            let hs: Vec<_> = [A, B]
+                .into_iter()
+                .map(|tag| {
+                    let (m, in_cs, order) = (m.clone(), in_cs.clone(), order.clone());
+                    loom::thread::spawn(move || {
+                        let v = m.view();
+                        match claim(&v, b"s", tag, 0, &alive) {
+                            Claim::Granted(g) => {
+                                assert_eq!(in_cs.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                                let rank = order.fetch_add(1, Ordering::SeqCst);
+                                in_cs.fetch_sub(1, Ordering::SeqCst);
+                                v.release(g.idx, g.v, tag).unwrap();
+                                Some((rank, g.token))
+                            }
+                            Claim::Held(_) => None,
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    })
+                })
+                .collect();
+            let mut got: Vec<(u32, u64)> =
+                hs.into_iter().filter_map(|h| h.join().unwrap()).collect();
+            assert!(!got.is_empty(), "someone wins");
+            got.sort();
+            for w in got.windows(2) {
+                assert!(w[0].1 < w[1].1, "tokens out of grant order: {got:?}");
+            }
+            assert!(got.iter().all(|(_, t)| *t > g.token));
+        });
+    }
+
+    /// The first claims of a new subject race through the bind lock: the
+    /// subject is bound once and granted once.
+    #[test]
+    fn first_claims_bind_once() {
+        loom::model(|| {
+            let m = Model::new(2);
+            let hs: Vec<_> = [A, B]
+                .into_iter()
+                .map(|tag| {
+                    let m = m.clone();
+                    loom::thread::spawn(move || claim(&m.view(), b"s", tag, 0, &alive))
+                })
+                .collect();
+            let outcomes: Vec<Claim> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+            let granted = outcomes
+                .iter()
+                .filter(|c| matches!(c, Claim::Granted(_)))
+                .count();
+            assert_eq!(granted, 1, "{outcomes:?}");
+            let bound = m
+                .entries
+                .iter()
+                .filter(|e| k_state(e.key.load(Ordering::Relaxed)) == K_BOUND)
+                .count();
+            assert_eq!(bound, 1);
+            assert_eq!(m.ctl.bind_lock.load(Ordering::Relaxed), 0);
+        });
+    }
+
+    /// A holder renews its expired lease while another claims it: both may
+    /// not succeed (the renewal and the takeover arbitrate on E).
+    #[test]
+    fn renewal_races_expired_takeover() {
+        loom::model(|| {
+            let m = Model::new(1);
+            let mut w = yield_more;
+            let mut c = Caller {
+                tag: A,
+                pid: 1,
+                now_ms: 0,
+                is_dead: &alive,
+                on_wait: &mut w,
+            };
+            let Claim::Granted(g) = m.view().claim(b"s", 10, &mut c) else {
+                panic!("setup claim")
+            };
+            let m2 = m.clone();
+            let renewer = loom::thread::spawn(move || {
+                let mut w = yield_more;
+                let c = Caller {
+                    tag: A,
+                    pid: 1,
+                    now_ms: 20,
+                    is_dead: &alive,
+                    on_wait: &mut w,
+                };
+                m2.view().renew(g.idx, g.v, TTL, &c).is_ok()
+            });
+            let taken = matches!(claim(&m.view(), b"s", B, 20, &alive), Claim::Granted(_));
+            let renewed = renewer.join().unwrap();
+            assert!(!(taken && renewed), "renewed lease taken over");
+            assert!(taken || renewed);
+            assert_eq!(m.view().release(g.idx, g.v, A).is_ok(), renewed);
+        });
+    }
+
+    /// A holder is killed right after winning W (before writing its expiry):
+    /// another claimer takes the lease only once the holder is dead.
+    #[test]
+    fn dead_holder_is_replaced_only_when_dead() {
+        loom::model(|| {
+            let m = Model::new(1);
+            let Claim::Granted(g) = claim(&m.view(), b"s", A, 0, &alive) else {
+                panic!("setup claim")
+            };
+            m.view().release(g.idx, g.v, A).unwrap();
+            let dead = Arc::new(AtomicBool::new(false));
+            let took = Arc::new(AtomicBool::new(false));
+            let (m1, d1, t1) = (m.clone(), dead.clone(), took.clone());
+            let victim = loom::thread::spawn(move || {
+                let v = m1.view();
+                let e = v.entry(0);
+                let w = e.state.load(Ordering::Acquire);
+                let mut wt = yield_more;
+                let c = Caller {
+                    tag: A,
+                    pid: 1,
+                    now_ms: 0,
+                    is_dead: &alive,
+                    on_wait: &mut wt,
+                };
+                if v.take(e, w, w_pack(A, w_v(w).wrapping_add(1)), &c).is_ok() {
+                    t1.store(true, Ordering::Relaxed);
+                }
+                // Killed here. Release: pairs with the Acquire in `is_dead`.
+                d1.store(true, Ordering::Release);
+            });
+            let d2 = dead.clone();
+            // Acquire: pairs with the victim's Release store of its death.
+            let is_dead = move |t: u32| t == A && d2.load(Ordering::Acquire);
+            let g2 = loop {
+                match claim(&m.view(), b"s", B, 0, &is_dead) {
+                    Claim::Granted(g) => break g,
+                    Claim::Held(t) => {
+                        assert_eq!(t, A);
+                        loom::thread::yield_now();
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            };
+            victim.join().unwrap();
+            if took.load(Ordering::Relaxed) {
+                assert_eq!(g2.prev, Prev::Dead, "live holder overtaken");
+            }
+            assert!(g2.token > g.token);
+        });
+    }
+
+    /// A full table (one entry) evicts a free subject while another process
+    /// claims that subject: exactly one of them gets the entry, and a newly
+    /// bound subject starts above the evicted one's tokens.
+    #[test]
+    fn eviction_races_a_claim_of_the_evicted_subject() {
+        loom::model(|| {
+            let m = Model::new(1);
+            let Claim::Granted(g) = claim(&m.view(), b"t", A, 0, &alive) else {
+                panic!("setup claim")
+            };
+            m.view().release(g.idx, g.v, A).unwrap();
+            let m2 = m.clone();
+            let other = loom::thread::spawn(move || claim(&m2.view(), b"u", B, 0, &alive));
+            let mine = claim(&m.view(), b"t", A, 0, &alive);
+            let theirs = other.join().unwrap();
+            match (mine, theirs) {
+                (Claim::Granted(t), Claim::Full) => assert!(t.token > g.token),
+                (Claim::Full, Claim::Granted(u)) => assert!(u.token > g.token),
+                other => panic!("unexpected {other:?}"),
+            }
+        });
+    }
+
+    /// A binder dies holding the bind lock with an entry half rebound; the
+    /// next binder steals the lock, repairs the entry and binds its subject.
+    #[test]
+    fn dead_binder_is_repaired() {
+        loom::model(|| {
+            let m = Model::new(1);
+            let dead = Arc::new(AtomicBool::new(false));
+            let (m1, d1) = (m.clone(), dead.clone());
+            let victim = loom::thread::spawn(move || {
+                let v = m1.view();
+                let mut wt = yield_more;
+                let mut c = Caller {
+                    tag: A,
+                    pid: 1,
+                    now_ms: 0,
+                    is_dead: &alive,
+                    on_wait: &mut wt,
+                };
+                let guard = v.lock(&mut c).unwrap();
+                let e = v.entry(0);
+                let w = e.state.load(Ordering::Acquire);
+                e.state.store(w_pack(RESERVED, w_v(w)), Ordering::Relaxed);
+                e.key.store(k_pack(K_WRITING, 1, 0, 0), Ordering::Relaxed);
+                // Killed here: the lock is never released.
+                std::mem::forget(guard);
+                // Release: pairs with the Acquire in `is_dead`.
+                d1.store(true, Ordering::Release);
+            });
+            let d2 = dead.clone();
+            // Acquire: pairs with the victim's Release store of its death.
+            let is_dead = move |t: u32| t == A && d2.load(Ordering::Acquire);
+            // Claim only once the victim holds the lock (else there is nothing to repair).
+            while m.ctl.bind_lock.load(Ordering::Relaxed) == 0 {
+                loom::thread::yield_now();
+            }
+            let g = loop {
+                match claim(&m.view(), b"s", B, 0, &is_dead) {
+                    Claim::Granted(g) => break g,
+                    other => panic!("unexpected {other:?}"),
+                }
+            };
+            victim.join().unwrap();
+            assert_eq!(g.token, 1);
+            assert_eq!(m.ctl.repairs.load(Ordering::Relaxed), 1);
+            assert_eq!(m.ctl.bind_lock.load(Ordering::Relaxed), 0);
+        });
+    }
+}

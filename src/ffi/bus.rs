@@ -247,7 +247,7 @@ pub extern "C" fn orbit_subscription_next(
             };
             return Err(Error::BufferTooSmall { needed, cap: given });
         }
-        let Some(e) = sub.next()? else {
+        let Some(e) = sub.next_ref()? else {
             return Ok(Status::Empty);
         };
         topic[..e.topic.len()].copy_from_slice(e.topic.as_bytes());

@@ -21,12 +21,14 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod bus;
+mod contest;
 mod fleet;
 mod handle;
 mod library;
 mod ring;
 
 pub use bus::*;
+pub use contest::*;
 pub use fleet::*;
 pub use handle::{ORBIT_FROM_HEAD, ORBIT_FROM_OLDEST, orbit_from};
 pub use library::*;
