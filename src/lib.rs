@@ -21,6 +21,8 @@
 #![warn(missing_docs)]
 
 #[cfg(not(loom))]
+pub mod cache;
+#[cfg(not(loom))]
 pub mod epoch;
 #[cfg(not(loom))]
 mod error;
@@ -37,10 +39,17 @@ pub mod shm;
 mod sync;
 
 #[cfg(loom)]
+#[path = "cache/protocol.rs"]
+#[allow(missing_docs, dead_code)]
+pub mod cache_protocol;
+
+#[cfg(loom)]
 #[path = "ring/protocol.rs"]
 #[allow(missing_docs, dead_code)]
 pub mod ring_protocol;
 
+#[cfg(not(loom))]
+pub use cache::{CacheOptions, CacheStats, EntryMeta, Keys, OrbitCache};
 #[cfg(not(loom))]
 pub use epoch::OrbitEpoch;
 #[cfg(not(loom))]

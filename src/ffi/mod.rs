@@ -20,11 +20,13 @@
 // preceded by the boundary checks above and carries its own SAFETY comment.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod cache;
 mod fleet;
 mod handle;
 mod library;
 mod ring;
 
+pub use cache::*;
 pub use fleet::*;
 pub use handle::{ORBIT_FROM_HEAD, ORBIT_FROM_OLDEST, orbit_from};
 pub use library::*;
