@@ -102,8 +102,7 @@ fn value_ok(key_id: u32, v: &[u8]) -> bool {
         return false;
     }
     let (body, sum) = v.split_at(v.len() - 8);
-    u32::from_le_bytes(body[..4].try_into().unwrap()) == key_id
-        && fnv(body).to_le_bytes() == sum
+    u32::from_le_bytes(body[..4].try_into().unwrap()) == key_id && fnv(body).to_le_bytes() == sum
 }
 
 fn key_of(id: u32) -> Vec<u8> {
@@ -266,7 +265,10 @@ fn value_set_in_one_process_is_read_by_another() {
     c.set(b"from-parent", b"hello child", 0).unwrap();
     let st = spawn("read_then_write", &name, "").wait().unwrap();
     assert_eq!(code(st), WON, "child read the parent's value");
-    assert_eq!(c.get(b"from-child").unwrap().as_deref(), Some(&b"hello parent"[..]));
+    assert_eq!(
+        c.get(b"from-child").unwrap().as_deref(),
+        Some(&b"hello parent"[..])
+    );
     cleanup(&name, "xp");
 }
 
@@ -294,9 +296,20 @@ fn racing_add_has_exactly_one_winner() {
         let pids: Vec<u32> = kids.iter().map(|k| k.id()).collect();
         std::thread::sleep(Duration::from_millis(30));
         c.set(b"go", b"", 0).unwrap();
-        let codes: Vec<i32> = kids.into_iter().map(|mut k| code(k.wait().unwrap())).collect();
-        assert_eq!(codes.iter().filter(|c| **c == WON).count(), 1, "round {round}: {codes:?}");
-        assert_eq!(codes.iter().filter(|c| **c == LOST).count(), 3, "round {round}: {codes:?}");
+        let codes: Vec<i32> = kids
+            .into_iter()
+            .map(|mut k| code(k.wait().unwrap()))
+            .collect();
+        assert_eq!(
+            codes.iter().filter(|c| **c == WON).count(),
+            1,
+            "round {round}: {codes:?}"
+        );
+        assert_eq!(
+            codes.iter().filter(|c| **c == LOST).count(),
+            3,
+            "round {round}: {codes:?}"
+        );
         let winner = c.get(b"winner").unwrap().unwrap();
         let winner = u32::from_le_bytes(winner.try_into().unwrap());
         let idx = codes.iter().position(|c| *c == WON).unwrap();
@@ -312,7 +325,9 @@ fn racing_incr_is_exact() {
     let name = unique("incr");
     let f = join(&name);
     let c = OrbitCache::open(&f, "incr", None).unwrap();
-    let kids: Vec<Child> = (0..N).map(|_| spawn("incr", &name, &K.to_string())).collect();
+    let kids: Vec<Child> = (0..N)
+        .map(|_| spawn("incr", &name, &K.to_string()))
+        .collect();
     std::thread::sleep(Duration::from_millis(30));
     c.set(b"go", b"", 0).unwrap();
     for mut k in kids {
@@ -329,7 +344,11 @@ fn wrapping_log_never_returns_foreign_or_torn_values() {
     let c = OrbitCache::open(&f, "churn", Some(&opts(64, 16, 64))).unwrap();
     let kids: Vec<Child> = (0..3).map(|_| spawn("churn", &name, "2500")).collect();
     for mut k in kids {
-        assert_eq!(code(k.wait().unwrap()), WON, "a churn child saw a bad value or failed");
+        assert_eq!(
+            code(k.wait().unwrap()),
+            WON,
+            "a churn child saw a bad value or failed"
+        );
     }
     let st = c.stats();
     assert!(st.evictions > 0 && st.sets > 1000, "{st:?}");
@@ -358,7 +377,10 @@ fn clear_in_another_process_makes_everything_a_miss() {
     assert_eq!(c.stats().entries, 100);
     assert_eq!(code(spawn("clear", &name, "").wait().unwrap()), WON);
     for i in 0..100 {
-        assert!(c.get(&key_of(i)).unwrap().is_none(), "key {i} survived clear");
+        assert!(
+            c.get(&key_of(i)).unwrap().is_none(),
+            "key {i} survived clear"
+        );
     }
     assert_eq!(c.keys().count(), 0);
     assert_eq!(c.stats().entries, 0);
@@ -391,17 +413,27 @@ fn killed_holders_never_wedge_the_cache() {
             if let Some(m) = c.get_into(&key, &mut buf).unwrap() {
                 assert!(value_ok(id, &buf[..m.len]), "round {round}");
             }
-            assert!(t.elapsed() < Duration::from_secs(2), "round {round}: wedged");
+            assert!(
+                t.elapsed() < Duration::from_secs(2),
+                "round {round}: wedged"
+            );
         }
         kids.push(spawn("hammer", &name, ""));
     }
     c.set(b"stop", b"", 0).unwrap();
     for mut k in kids {
-        assert_eq!(code(k.wait().unwrap()), WON, "a surviving hammer failed or stalled");
+        assert_eq!(
+            code(k.wait().unwrap()),
+            WON,
+            "a surviving hammer failed or stalled"
+        );
     }
     let st = c.stats();
     eprintln!("after {rounds} kills: {st:?}");
-    assert!(st.takeovers > 0, "no kill landed inside a bucket or log slot: {st:?}");
+    assert!(
+        st.takeovers > 0,
+        "no kill landed inside a bucket or log slot: {st:?}"
+    );
     cleanup(&name, "kill");
 }
 
@@ -417,7 +449,10 @@ fn cache_and_ring_segments_are_not_interchangeable() {
     // The cache's file under a ring's name, and the ring's under a cache's.
     std::fs::hard_link(shm("cache", "x"), shm("ring", "x")).unwrap();
     std::fs::hard_link(shm("ring", "y"), shm("cache", "y")).unwrap();
-    assert_eq!(Ring::open(&f, "x", None).unwrap_err().status(), Status::Incompatible);
+    assert_eq!(
+        Ring::open(&f, "x", None).unwrap_err().status(),
+        Status::Incompatible
+    );
     assert_eq!(
         OrbitCache::open(&f, "y", None).unwrap_err().status(),
         Status::Incompatible
@@ -436,7 +471,10 @@ fn c_abi_outcomes_and_bad_input() {
     let fleet_c = CString::new(name.clone()).unwrap();
     let cache_c = CString::new("abi").unwrap();
     let mut f = std::ptr::null_mut();
-    assert_eq!(orbit_fleet_join(fleet_c.as_ptr(), std::ptr::null(), &mut f), Status::Ok);
+    assert_eq!(
+        orbit_fleet_join(fleet_c.as_ptr(), std::ptr::null(), &mut f),
+        Status::Ok
+    );
     // SAFETY: a zeroed options struct is a valid out-buffer for options_init.
     let mut o: orbit_cache_options = unsafe { std::mem::zeroed() };
     orbit_cache_options_init(&mut o);
@@ -445,7 +483,10 @@ fn c_abi_outcomes_and_bad_input() {
     o.max_key = 8;
     o.max_value = 16;
     let mut c = std::ptr::null_mut();
-    assert_eq!(orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c), Status::Ok);
+    assert_eq!(
+        orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c),
+        Status::Ok
+    );
     let k = |s: &'static [u8]| (s.as_ptr() as *const c_void, s.len());
     let mut len = 0usize;
     let mut buf = [0u8; 16];
@@ -473,65 +514,129 @@ fn c_abi_outcomes_and_bad_input() {
         orbit_cache_set(c, std::ptr::null(), 0, k(b"v").0, 1, 0),
         Status::InvalidArgument
     );
-    assert_eq!(orbit_cache_set(c, k(b"k").0, 1, std::ptr::null(), 4, 0), Status::NullArgument);
+    assert_eq!(
+        orbit_cache_set(c, k(b"k").0, 1, std::ptr::null(), 4, 0),
+        Status::NullArgument
+    );
 
     // Over the limits: TOO_LARGE and nothing stored.
     let (bk, bkl) = k(b"123456789");
     let (bv, bvl) = k(b"0123456789abcdefg");
-    assert_eq!(orbit_cache_set(c, bk, bkl, k(b"v").0, 1, 0), Status::TooLarge);
-    assert_eq!(orbit_cache_set(c, k(b"k").0, 1, bv, bvl, 0), Status::TooLarge);
-    assert_eq!(orbit_cache_add(c, k(b"k").0, 1, bv, bvl, 0), Status::TooLarge);
-    assert_eq!(orbit_cache_get(c, bk, bkl, bp, 16, &mut len, &mut meta), Status::TooLarge);
-    assert_eq!(orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta), Status::NotFound);
+    assert_eq!(
+        orbit_cache_set(c, bk, bkl, k(b"v").0, 1, 0),
+        Status::TooLarge
+    );
+    assert_eq!(
+        orbit_cache_set(c, k(b"k").0, 1, bv, bvl, 0),
+        Status::TooLarge
+    );
+    assert_eq!(
+        orbit_cache_add(c, k(b"k").0, 1, bv, bvl, 0),
+        Status::TooLarge
+    );
+    assert_eq!(
+        orbit_cache_get(c, bk, bkl, bp, 16, &mut len, &mut meta),
+        Status::TooLarge
+    );
+    assert_eq!(
+        orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta),
+        Status::NotFound
+    );
     assert_eq!(len, 0);
 
     // Outcomes.
     let (v, vl) = k(b"value-1");
     assert_eq!(orbit_cache_set(c, k(b"k").0, 1, v, vl, 0), Status::Ok);
     assert_eq!(orbit_cache_add(c, k(b"k").0, 1, v, vl, 0), Status::Conflict);
-    assert_eq!(orbit_cache_get(c, k(b"k").0, 1, bp, 2, &mut len, &mut meta), Status::BufferTooSmall);
+    assert_eq!(
+        orbit_cache_get(c, k(b"k").0, 1, bp, 2, &mut len, &mut meta),
+        Status::BufferTooSmall
+    );
     assert_eq!((len, meta.version), (7, 0));
-    assert_eq!(orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta), Status::Ok);
+    assert_eq!(
+        orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta),
+        Status::Ok
+    );
     assert_eq!(&buf[..len], b"value-1");
     let ver = meta.version;
     assert_eq!(ver >> 56, 200);
     let (v2, v2l) = k(b"value-2");
-    assert_eq!(orbit_cache_cas(c, k(b"k").0, 1, ver ^ 1, v2, v2l, 0), Status::Conflict);
-    assert_eq!(orbit_cache_cas(c, k(b"k").0, 1, ver, v2, v2l, 0), Status::Ok);
-    assert_eq!(orbit_cache_cas(c, k(b"zz").0, 2, ver, v2, v2l, 0), Status::NotFound);
+    assert_eq!(
+        orbit_cache_cas(c, k(b"k").0, 1, ver ^ 1, v2, v2l, 0),
+        Status::Conflict
+    );
+    assert_eq!(
+        orbit_cache_cas(c, k(b"k").0, 1, ver, v2, v2l, 0),
+        Status::Ok
+    );
+    assert_eq!(
+        orbit_cache_cas(c, k(b"zz").0, 2, ver, v2, v2l, 0),
+        Status::NotFound
+    );
     let mut n = 0i64;
-    assert_eq!(orbit_cache_incr(c, k(b"k").0, 1, 1, 0, &mut n), Status::InvalidArgument);
-    assert_eq!(orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta), Status::Ok);
-    assert_eq!(&buf[..len], b"value-2", "incr left the non-counter untouched");
+    assert_eq!(
+        orbit_cache_incr(c, k(b"k").0, 1, 1, 0, &mut n),
+        Status::InvalidArgument
+    );
+    assert_eq!(
+        orbit_cache_get(c, k(b"k").0, 1, bp, 16, &mut len, &mut meta),
+        Status::Ok
+    );
+    assert_eq!(
+        &buf[..len],
+        b"value-2",
+        "incr left the non-counter untouched"
+    );
     assert_eq!(orbit_cache_incr(c, k(b"n").0, 1, 5, 0, &mut n), Status::Ok);
     assert_eq!(n, 5);
     assert_eq!(orbit_cache_decr(c, k(b"n").0, 1, 7, 0, &mut n), Status::Ok);
     assert_eq!(n, -2);
-    assert_eq!(orbit_cache_decr(c, k(b"n").0, 1, i64::MIN, 0, &mut n), Status::InvalidArgument);
+    assert_eq!(
+        orbit_cache_decr(c, k(b"n").0, 1, i64::MIN, 0, &mut n),
+        Status::InvalidArgument
+    );
     assert_eq!(orbit_cache_exists(c, k(b"n").0, 1), Status::Ok);
     assert_eq!(orbit_cache_delete(c, k(b"n").0, 1), Status::Ok);
     assert_eq!(orbit_cache_delete(c, k(b"n").0, 1), Status::NotFound);
     assert_eq!(orbit_cache_exists(c, k(b"n").0, 1), Status::NotFound);
     let mut st = orbit_cache_stats::default();
     assert_eq!(orbit_cache_stat(c, &mut st), Status::Ok);
-    assert_eq!((st.entries, st.capacity, st.max_key, st.max_value), (1, 64, 8, 16));
+    assert_eq!(
+        (st.entries, st.capacity, st.max_key, st.max_value),
+        (1, 64, 8, 16)
+    );
     assert_eq!(orbit_cache_clear(c), Status::Ok);
     assert_eq!(orbit_cache_exists(c, k(b"k").0, 1), Status::NotFound);
 
     // Reserved fields, geometry mismatch, freed handles.
     o.reserved[2] = 1;
     let mut c2 = std::ptr::null_mut();
-    assert_eq!(orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c2), Status::InvalidArgument);
+    assert_eq!(
+        orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c2),
+        Status::InvalidArgument
+    );
     o.reserved[2] = 0;
     o.capacity = 128;
-    assert_eq!(orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c2), Status::Incompatible);
+    assert_eq!(
+        orbit_cache_open(f, cache_c.as_ptr(), &o, &mut c2),
+        Status::Incompatible
+    );
     assert!(c2.is_null());
-    assert_eq!(orbit_cache_open(f, cache_c.as_ptr(), std::ptr::null(), &mut c2), Status::Ok);
+    assert_eq!(
+        orbit_cache_open(f, cache_c.as_ptr(), std::ptr::null(), &mut c2),
+        Status::Ok
+    );
     orbit_cache_free(c2);
     orbit_cache_free(std::ptr::null_mut());
     orbit_cache_free(c);
     orbit_fleet_free(f);
-    assert_eq!(orbit_cache_unlink(fleet_c.as_ptr(), cache_c.as_ptr()), Status::Ok);
-    assert_eq!(orbit_cache_unlink(fleet_c.as_ptr(), cache_c.as_ptr()), Status::NotExist);
+    assert_eq!(
+        orbit_cache_unlink(fleet_c.as_ptr(), cache_c.as_ptr()),
+        Status::Ok
+    );
+    assert_eq!(
+        orbit_cache_unlink(fleet_c.as_ptr(), cache_c.as_ptr()),
+        Status::NotExist
+    );
     let _ = orbit::fleet::unlink(&name);
 }

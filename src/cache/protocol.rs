@@ -1548,12 +1548,16 @@ mod loom_tests {
     fn reader_vs_replacing_writer() {
         loom::model(|| {
             let c = cache(2);
-            with_ctx(1 << 16 | 1, |ctx| c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set))
-                .unwrap();
+            with_ctx(1 << 16 | 1, |ctx| {
+                c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set)
+            })
+            .unwrap();
             let w = c.clone();
             let t = thread::spawn(move || {
-                with_ctx(2 << 16 | 1, |ctx| w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Set))
-                    .unwrap();
+                with_ctx(2 << 16 | 1, |ctx| {
+                    w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Set)
+                })
+                .unwrap();
             });
             let got = get(&c.view, 5, b"k").expect("present throughout");
             assert!(got == [1; 16] || got == [2; 16], "torn: {got:?}");
@@ -1568,12 +1572,16 @@ mod loom_tests {
     fn reader_vs_wrapping_writer() {
         loom::model(|| {
             let c = cache(1);
-            with_ctx(1 << 16 | 1, |ctx| c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set))
-                .unwrap();
+            with_ctx(1 << 16 | 1, |ctx| {
+                c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set)
+            })
+            .unwrap();
             let w = c.clone();
             let t = thread::spawn(move || {
-                with_ctx(2 << 16 | 1, |ctx| w.view.put(ctx, 5, b"j", &[2; 16], 0, PutMode::Set))
-                    .unwrap();
+                with_ctx(2 << 16 | 1, |ctx| {
+                    w.view.put(ctx, 5, b"j", &[2; 16], 0, PutMode::Set)
+                })
+                .unwrap();
             });
             if let Some(got) = get(&c.view, 5, b"k") {
                 assert_eq!(got, [1; 16]);
@@ -1607,10 +1615,13 @@ mod loom_tests {
             let c = cache(4);
             let w = c.clone();
             let t = thread::spawn(move || {
-                with_ctx(2 << 16 | 1, |ctx| w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Add))
+                with_ctx(2 << 16 | 1, |ctx| {
+                    w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Add)
+                })
             });
-            let mine =
-                with_ctx(1 << 16 | 1, |ctx| c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Add));
+            let mine = with_ctx(1 << 16 | 1, |ctx| {
+                c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Add)
+            });
             let theirs = t.join().unwrap();
             assert!(mine.is_ok() != theirs.is_ok(), "{mine:?} {theirs:?}");
             let want = if mine.is_ok() { [1; 16] } else { [2; 16] };
@@ -1625,8 +1636,10 @@ mod loom_tests {
     fn takeover_of_a_dead_holder() {
         loom::model(|| {
             let c = cache(1);
-            with_ctx(1 << 16 | 1, |ctx| c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set))
-                .unwrap();
+            with_ctx(1 << 16 | 1, |ctx| {
+                c.view.put(ctx, 5, b"k", &[1; 16], 0, PutMode::Set)
+            })
+            .unwrap();
             // The dead writer: holds the bucket, claimed position 1 (slot 0,
             // lap 1) and stored half of its entry.
             let v = &c.view;
@@ -1638,15 +1651,21 @@ mod loom_tests {
             v.ctl().head.store(2, Ordering::Relaxed);
             let w = c.clone();
             let t = thread::spawn(move || {
-                with_ctx(2 << 16 | 1, |ctx| w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Set))
-                    .unwrap();
+                with_ctx(2 << 16 | 1, |ctx| {
+                    w.view.put(ctx, 5, b"k", &[2; 16], 0, PutMode::Set)
+                })
+                .unwrap();
             });
             if let Some(got) = get(&c.view, 5, b"k") {
                 assert!(got == [2; 16], "only the new value can be read: {got:?}");
             }
             t.join().unwrap();
             assert_eq!(get(&c.view, 5, b"k"), Some([2; 16]));
-            assert_eq!(v.bucket(5).lock.load(Ordering::Relaxed) as u32, 0, "released");
+            assert_eq!(
+                v.bucket(5).lock.load(Ordering::Relaxed) as u32,
+                0,
+                "released"
+            );
         });
     }
 }
