@@ -262,7 +262,7 @@ fn garbage_behind_a_valid_magic_is_refused() {
         };
         let file_len = match rng.below(5) {
             0 => rng.range(HEADER_SIZE as u64, 1 << 16),
-            _ => total.min(1 << 24).max(HEADER_SIZE as u64),
+            _ => total.min(1 << 20).max(HEADER_SIZE as u64),
         };
         let version = if rng.below(6) == 0 {
             rng.below(5) as u32
