@@ -99,7 +99,7 @@ fn reader(ring: Ring, shared: Arc<Shared>) -> ReaderStats {
         // frame; the live-writer timeout must never be what saves it.
         cursor.set_stuck_timeout(Duration::from_secs(60));
         let mut buf = vec![0u8; MAX_PAYLOAD as usize];
-        let mut expect = cursor.position();
+        let mut expect = cursor.next_position();
         let mut last_index: HashMap<u32, u64> = HashMap::new();
         let mut last_progress = Instant::now();
         let mut last_pos = expect;
@@ -143,7 +143,7 @@ fn reader(ring: Ring, shared: Arc<Shared>) -> ReaderStats {
                 stats.frames += 1;
                 stats.bytes += info.len as u64;
             }
-            let pos = cursor.position();
+            let pos = cursor.next_position();
             shared.position.store(pos, Ordering::Release);
             if pos != last_pos {
                 last_pos = pos;
@@ -157,12 +157,12 @@ fn reader(ring: Ring, shared: Arc<Shared>) -> ReaderStats {
             }
         }
         stats.lost = cursor.lost();
-        if stats.frames + stats.lost != cursor.position() {
+        if stats.frames + stats.lost != cursor.next_position() {
             return Err(format!(
                 "frames {} + lost {} != position {}",
                 stats.frames,
                 stats.lost,
-                cursor.position()
+                cursor.next_position()
             ));
         }
         stats.writers_seen = last_index.len() as u64;
@@ -541,7 +541,7 @@ fn slot_taken_over_by_a_writer_that_died_too_is_skipped_promptly() {
     k.stuck(3, 1, DEAD_TAG_2, 0);
     let mut c = k.ring.cursor(From::Oldest);
     c.set_stuck_timeout(Duration::from_secs(60));
-    assert_eq!(c.position(), 3);
+    assert_eq!(c.next_position(), 3);
     let (info, took) = next_with_wait(&mut c, DRAIN_LIMIT);
     assert_eq!((info.ver, info.lost), (4, 1));
     assert!(took < Duration::from_millis(500), "skip took {took:?}");

@@ -95,7 +95,7 @@ fn child_reader() {
     let mut buf = vec![0u8; ring.info().max_payload as usize];
     report("ready");
     let mut next_index: BTreeMap<u32, u64> = BTreeMap::new();
-    let mut expect_counter = cursor.position();
+    let mut expect_counter = cursor.next_position();
     let mut got = 0u64;
     let deadline = Instant::now() + Duration::from_secs(25);
     while got < total {
@@ -139,7 +139,7 @@ fn child_reader_stages() {
     let fleet = join(&param::<String>("FLEET"));
     let ring = Ring::open(&fleet, &param::<String>("RING"), None).expect("open ring");
     let mut cursor = ring.cursor(From::Oldest);
-    assert_eq!(cursor.position(), 0);
+    assert_eq!(cursor.next_position(), 0);
     let mut buf = vec![0u8; ring.info().max_payload as usize];
     report("ready");
     loop {

@@ -84,7 +84,7 @@ impl Cursor {
     }
 
     /// The next position this cursor reads.
-    pub fn position(&self) -> u64 {
+    pub fn next_position(&self) -> u64 {
         self.pos
     }
 
