@@ -463,7 +463,7 @@ fn next_with_wait(c: &mut orbit::Cursor, limit: Duration) -> (orbit::FrameInfo, 
         assert!(
             t.elapsed() < limit,
             "cursor at position {} made no progress for {:?} (lost so far {})",
-            orbit::Cursor::position(c),
+            c.next_position(),
             t.elapsed(),
             c.lost()
         );
