@@ -34,6 +34,11 @@ pub struct Cursor {
     lost_since_frame: u64,
     /// (position, first seen pending, last liveness check), monotonic ns.
     pending: Option<(u64, u64, u64)>,
+    /// (position, owner word) whose writer was found dead. The verdict is
+    /// final (a dead process stays dead), so `next_into` acts on a check that
+    /// `wait` made: without it each call would restart the check interval of
+    /// the other, and a `wait` + `next_into` loop would never skip the frame.
+    dead: Option<(u64, u64)>,
     stuck_timeout_ns: u64,
 }
 
@@ -67,6 +72,7 @@ impl Cursor {
             lost_total: 0,
             lost_since_frame: 0,
             pending: None,
+            dead: None,
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
         }
     }
@@ -78,7 +84,7 @@ impl Cursor {
     }
 
     /// The next position this cursor reads.
-    pub fn position(&self) -> u64 {
+    pub fn next_position(&self) -> u64 {
         self.pos
     }
 
@@ -99,19 +105,8 @@ impl Cursor {
     /// Never blocks, allocates or makes a syscall on the fast path.
     pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
         loop {
-            let head = self.ring.view.ctl().head.load(Ordering::Acquire);
-            if self.pos >= head {
-                return Ok(None);
-            }
-            let cap = self.ring.view.capacity();
-            if head - self.pos > cap {
-                // Positions below head - capacity have been claimed by a later
-                // lap: they are gone (or about to be).
-                let skipped = head - cap - self.pos;
-                self.lose(skipped);
-                self.pos = head - cap;
-                self.pending = None;
-            }
+            // The fast path reads only the slot: head is consulted when the
+            // position turns out overwritten (to jump over a whole lap at once).
             match self.ring.view.try_read(self.pos, buf) {
                 ReadOutcome::Frame { id, ver, kind, len } => {
                     self.pos += 1;
@@ -131,10 +126,21 @@ impl Cursor {
                         cap: buf.len(),
                     });
                 }
+                ReadOutcome::NotYet => return Ok(None),
                 ReadOutcome::Overwritten => {
-                    self.lose(1);
-                    self.pos += 1;
                     self.pending = None;
+                    let head = self.ring.view.ctl().head.load(Ordering::Acquire);
+                    let cap = self.ring.view.capacity();
+                    if head > self.pos + cap {
+                        // Everything below head - capacity belongs to a later
+                        // lap already: skip it in one step.
+                        let skipped = head - cap - self.pos;
+                        self.lose(skipped);
+                        self.pos = head - cap;
+                    } else {
+                        self.lose(1);
+                        self.pos += 1;
+                    }
                 }
                 ReadOutcome::Pending { owner } => {
                     if self.should_skip_pending(owner) {
@@ -151,6 +157,9 @@ impl Cursor {
 
     /// Decides whether the pending frame at `self.pos` will never come.
     fn should_skip_pending(&mut self, owner: u64) -> bool {
+        if self.dead == Some((self.pos, owner)) {
+            return true;
+        }
         let now = monotonic_ns();
         let (since, last_check) = match self.pending {
             Some((p, since, last)) if p == self.pos => (since, last),
@@ -170,20 +179,18 @@ impl Cursor {
         }
         if now - last_check >= PENDING_CHECK_NS {
             self.pending = Some((self.pos, since, now));
-            return self.ring.fleet.tag_is_dead(owner_tag(owner));
+            let dead = self.ring.fleet.tag_is_dead(owner_tag(owner));
+            if dead {
+                self.dead = Some((self.pos, owner));
+            }
+            return dead;
         }
         false
     }
 
     fn readiness(&mut self) -> Readiness {
-        let head = self.ring.view.ctl().head.load(Ordering::Acquire);
-        if self.pos >= head {
-            return Readiness::Empty;
-        }
-        if head - self.pos > self.ring.view.capacity() {
-            return Readiness::Ready;
-        }
         match self.ring.view.try_read(self.pos, &mut []) {
+            ReadOutcome::NotYet => Readiness::Empty,
             ReadOutcome::Pending { owner } => {
                 if self.should_skip_pending(owner) {
                     Readiness::Ready
