@@ -640,3 +640,103 @@ fn c_abi_outcomes_and_bad_input() {
     );
     let _ = orbit::fleet::unlink(&name);
 }
+
+/// Every cache function refuses a NULL handle, a handle of another type and
+/// impossible lengths with a status, never a crash.
+#[test]
+fn c_abi_null_and_foreign_handles() {
+    use std::ptr::{null, null_mut};
+    let name = unique("nulls");
+    let fleet_c = CString::new(name.clone()).unwrap();
+    let mut f = null_mut();
+    assert_eq!(
+        orbit_fleet_join(fleet_c.as_ptr(), null(), &mut f),
+        Status::Ok
+    );
+    let mut ring = null_mut();
+    let rn = CString::new("r").unwrap();
+    assert_eq!(
+        orbit_ring_open(f, rn.as_ptr(), null(), &mut ring),
+        Status::Ok
+    );
+    let k = b"k".as_ptr() as *const c_void;
+    let mut len = 0usize;
+    let mut n = 0i64;
+    let mut st = orbit_cache_stats::default();
+    // A ring handle where a cache handle belongs: its magic differs.
+    let foreign = ring as *mut orbit_cache;
+    for (c, want) in [
+        (null_mut(), Status::NullArgument),
+        (foreign, Status::InvalidArgument),
+    ] {
+        assert_eq!(
+            orbit_cache_get(c, k, 1, null_mut(), 0, &mut len, null_mut()),
+            want
+        );
+        assert_eq!(orbit_cache_exists(c, k, 1), want);
+        assert_eq!(orbit_cache_set(c, k, 1, k, 1, 0), want);
+        assert_eq!(orbit_cache_add(c, k, 1, k, 1, 0), want);
+        assert_eq!(orbit_cache_cas(c, k, 1, 1, k, 1, 0), want);
+        assert_eq!(orbit_cache_incr(c, k, 1, 1, 0, &mut n), want);
+        assert_eq!(orbit_cache_decr(c, k, 1, 1, 0, &mut n), want);
+        assert_eq!(orbit_cache_delete(c, k, 1), want);
+        assert_eq!(orbit_cache_clear(c), want);
+        assert_eq!(orbit_cache_stat(c, &mut st), want);
+        orbit_cache_free(c); // NULL is a no-op; a foreign handle is refused
+    }
+    let cn = CString::new("c").unwrap();
+    assert_eq!(
+        orbit_cache_open(null_mut(), cn.as_ptr(), null(), &mut null_mut()),
+        Status::NullArgument
+    );
+    assert_eq!(
+        orbit_cache_open(f, null(), null(), &mut null_mut()),
+        Status::NullArgument
+    );
+    assert_eq!(
+        orbit_cache_open(f, cn.as_ptr(), null(), null_mut()),
+        Status::NullArgument
+    );
+    assert_eq!(
+        orbit_cache_unlink(null(), cn.as_ptr()),
+        Status::NullArgument
+    );
+    assert_eq!(
+        orbit_cache_unlink(fleet_c.as_ptr(), null()),
+        Status::NullArgument
+    );
+    let mut c = null_mut();
+    assert_eq!(orbit_cache_open(f, cn.as_ptr(), null(), &mut c), Status::Ok);
+    // Impossible lengths are refused before anything is read.
+    assert_eq!(
+        orbit_cache_set(c, k, usize::MAX, k, 1, 0),
+        Status::InvalidArgument
+    );
+    assert_eq!(
+        orbit_cache_set(c, k, 1, k, usize::MAX, 0),
+        Status::InvalidArgument
+    );
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        orbit_cache_get(
+            c,
+            k,
+            1,
+            buf.as_mut_ptr() as *mut c_void,
+            usize::MAX,
+            &mut len,
+            null_mut()
+        ),
+        Status::InvalidArgument
+    );
+    assert_eq!(orbit_cache_stat(c, null_mut()), Status::NullArgument);
+    orbit_cache_free(c);
+    orbit_ring_free(ring);
+    orbit_fleet_free(f);
+    assert_eq!(
+        orbit_cache_unlink(fleet_c.as_ptr(), cn.as_ptr()),
+        Status::Ok
+    );
+    let _ = Ring::unlink(&name, "r");
+    let _ = orbit::fleet::unlink(&name);
+}
