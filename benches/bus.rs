@@ -33,7 +33,10 @@ fn publish_rate(c: &mut Criterion) {
     let mut g = c.benchmark_group("bus");
     g.throughput(Throughput::Elements(1));
     g.bench_function("publish 64 B, topic 11 B, no subscriber", |b| {
-        b.iter(|| bus.publish(black_box("orders.paid"), black_box(&payload)).unwrap())
+        b.iter(|| {
+            bus.publish(black_box("orders.paid"), black_box(&payload))
+                .unwrap()
+        })
     });
     let mut sub = bus.subscribe(Some("orders."), From::Head).unwrap();
     g.bench_function("publish + next_ref (same thread, matching)", |b| {
@@ -122,7 +125,9 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 
 fn latency(quick: bool) {
     let n = rounds(quick);
-    println!("\nbus publish-to-receive one-way latency across processes, {PAYLOAD}-byte payloads (ns)");
+    println!(
+        "\nbus publish-to-receive one-way latency across processes, {PAYLOAD}-byte payloads (ns)"
+    );
     println!(
         "{:<26} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10}",
         "mode", "samples", "p50", "p90", "p99", "p99.9", "max"

@@ -23,7 +23,13 @@ fn uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("contest");
     g.throughput(Throughput::Elements(1));
     g.bench_function("claim + release, uncontended", |b| {
-        b.iter(|| contest.claim(black_box("job"), TTL).unwrap().release().unwrap())
+        b.iter(|| {
+            contest
+                .claim(black_box("job"), TTL)
+                .unwrap()
+                .release()
+                .unwrap()
+        })
     });
     let held = contest.claim("busy", TTL).unwrap();
     g.bench_function("claim of a subject held by this process (CONFLICT)", |b| {

@@ -171,6 +171,14 @@ typedef uint32_t orbit_member_state;
 typedef struct orbit_bus orbit_bus;
 
 /**
+ * A cache handle. Behind it: `orbit::OrbitCache`.
+ *
+ * Thread-safe: any number of threads may read and write through one handle.
+ * Free with `orbit_cache_free`.
+ */
+typedef struct orbit_cache orbit_cache;
+
+/**
  * A reader's cursor. Behind it: `orbit::Cursor`.
  *
  * Not thread-safe: one thread at a time (it may move between threads).
@@ -265,6 +273,103 @@ typedef struct orbit_event {
      */
     uint32_t len;
 } orbit_event;
+
+/**
+ * Cache geometry. Initialise with `orbit_cache_options_init`.
+ */
+typedef struct orbit_cache_options {
+    /**
+     * Log entries, the most keys the cache holds: a power of two, 1..=2^30
+     * (default 4096). Writes beyond evict the oldest entries (FIFO).
+     */
+    uint64_t capacity;
+    /**
+     * Longest key in bytes, 1..=65535 (default 128).
+     */
+    uint32_t max_key;
+    /**
+     * Longest value in bytes, 1..=16 MiB (default 1024).
+     */
+    uint32_t max_value;
+    /**
+     * Permission bits if this call creates the cache: 0 = the fleet's mode
+     * (0600 unless the fleet set one), 0660 opens it to the group.
+     */
+    uint32_t mode;
+    /**
+     * Must be zero.
+     */
+    uint32_t reserved0;
+    /**
+     * Must be zero (room for future options).
+     */
+    uint64_t reserved[6];
+} orbit_cache_options;
+
+/**
+ * An entry's metadata, filled by `orbit_cache_get`.
+ */
+typedef struct orbit_cache_meta {
+    /**
+     * The NetId64 of the write that stored the value; pass it to
+     * `orbit_cache_cas`.
+     */
+    uint64_t version;
+    /**
+     * Expiry in ms since the Unix epoch, 0 for none.
+     */
+    uint64_t expires_at_ms;
+} orbit_cache_meta;
+
+/**
+ * Statistics and geometry, filled by `orbit_cache_stat`.
+ */
+typedef struct orbit_cache_stats {
+    /**
+     * Entries currently held (expired ones not yet reclaimed included).
+     */
+    uint64_t entries;
+    /**
+     * `orbit_cache_get` calls that found their key.
+     */
+    uint64_t hits;
+    /**
+     * `orbit_cache_get` calls that did not.
+     */
+    uint64_t misses;
+    /**
+     * Writes (`set`, `add`, `cas`, `incr`, `decr`).
+     */
+    uint64_t sets;
+    /**
+     * Live entries dropped for room (log wrap, full bucket).
+     */
+    uint64_t evictions;
+    /**
+     * Successful deletes.
+     */
+    uint64_t deletes;
+    /**
+     * Buckets and log slots taken over from processes that died holding them.
+     */
+    uint64_t takeovers;
+    /**
+     * `orbit_cache_clear` calls.
+     */
+    uint64_t clears;
+    /**
+     * Log entries (geometry).
+     */
+    uint64_t capacity;
+    /**
+     * Longest key (geometry).
+     */
+    uint32_t max_key;
+    /**
+     * Longest value (geometry).
+     */
+    uint32_t max_value;
+} orbit_cache_stats;
 
 /**
  * Lease-table options. Initialise with `orbit_contest_options_init`.
@@ -631,6 +736,188 @@ void orbit_bus_free(struct orbit_bus *b);
  * **Thread safety**: any thread.
  */
 orbit_status orbit_bus_unlink(const char *fleet, const char *name);
+
+/**
+ * Fills `opts` with the defaults: capacity 4096, max_key 128, max_value 1024, mode 0.
+ *
+ * **Parameters**: `opts` (NULL is ignored). **Thread safety**: any thread.
+ */
+void orbit_cache_options_init(struct orbit_cache_options *opts);
+
+/**
+ * Opens cache `name` of the fleet.
+ *
+ * With `opts == NULL` it attaches to the existing cache whatever its
+ * geometry, or creates one with the defaults. With `opts` it creates the
+ * cache with those settings, or attaches if the existing geometry matches.
+ * Through an observer fleet it never creates and maps the cache read-only
+ * (every mutation is then `READ_ONLY`).
+ *
+ * **Parameters**: `f`, a fleet handle; `name`, `[A-Za-z0-9_.-]{1,48}`;
+ * `opts`, NULL or initialised options; `out`, receives the handle.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (name, capacity not a
+ * power of two, a limit out of range, reserved fields set); `INCOMPATIBLE`
+ * (existing cache of another geometry, another kind of object or layout
+ * version); `CORRUPT`; `NOT_EXIST` (observer, no such cache); `PERMISSION`;
+ * `IO`. On failure `*out` is NULL.
+ * **Ownership**: free `*out` with `orbit_cache_free` (never unlinks).
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_cache_open(struct orbit_fleet *f,
+                              const char *name,
+                              const struct orbit_cache_options *opts,
+                              struct orbit_cache **out);
+
+/**
+ * Looks `key` up and copies its value into `buf`.
+ *
+ * **Parameters**: `key`/`klen`, the key (1..=max_key bytes); `buf`/`cap`,
+ * the value buffer (NULL allowed when `cap` is 0); `out_len`, receives the
+ * value's length; `meta`, NULL or receives the version and expiry.
+ * **Returns** `OK`; `NOT_FOUND` (absent, expired, evicted or cleared;
+ * `*out_len` is 0); `BUFFER_TOO_SMALL` (`*out_len` is the length needed;
+ * nothing is copied); `NULL_ARGUMENT`; `INVALID_ARGUMENT` (zero-length key);
+ * `TOO_LARGE` (key over `max_key`). `*meta` is zeroed unless `OK`.
+ * **Thread safety**: any thread; lock-free, no allocation, lock or syscall.
+ */
+orbit_status orbit_cache_get(const struct orbit_cache *c,
+                             const void *key,
+                             size_t klen,
+                             void *buf,
+                             size_t cap,
+                             size_t *out_len,
+                             struct orbit_cache_meta *meta);
+
+/**
+ * Whether `key` is present, without copying its value or counting a hit.
+ *
+ * **Returns** `OK` (present); `NOT_FOUND`; `NULL_ARGUMENT`;
+ * `INVALID_ARGUMENT`; `TOO_LARGE`. **Thread safety**: any thread; lock-free.
+ */
+orbit_status orbit_cache_exists(const struct orbit_cache *c, const void *key, size_t klen);
+
+/**
+ * Stores `val` under `key`, replacing any previous value.
+ *
+ * **Parameters**: `key`/`klen` (1..=max_key bytes); `val`/`vlen`
+ * (0..=max_value bytes; NULL allowed when `vlen` is 0); `ttl_ms`, time to
+ * live in milliseconds, 0 = no expiry.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (zero-length key, a
+ * fleet handle inherited through `fork()`); `TOO_LARGE` (key or value over
+ * its limit; nothing stored); `READ_ONLY` (observer); `TIMEOUT` (a live
+ * process held the key's bucket for 5 s; nothing stored).
+ * **Thread safety**: any thread; writers of the same bucket serialise, a
+ * dead holder's bucket is taken over.
+ */
+orbit_status orbit_cache_set(struct orbit_cache *c,
+                             const void *key,
+                             size_t klen,
+                             const void *val,
+                             size_t vlen,
+                             uint64_t ttl_ms);
+
+/**
+ * Stores `val` under `key` only if the key is absent (or expired).
+ *
+ * **Parameters** and **Thread safety**: as `orbit_cache_set`.
+ * **Returns** `CONFLICT` if the key is present (nothing stored), else as
+ * `orbit_cache_set`. Of N processes racing to add one key, exactly one gets `OK`.
+ */
+orbit_status orbit_cache_add(struct orbit_cache *c,
+                             const void *key,
+                             size_t klen,
+                             const void *val,
+                             size_t vlen,
+                             uint64_t ttl_ms);
+
+/**
+ * Stores `val` under `key` only if the key's current version is
+ * `expected_version` (from `orbit_cache_meta.version`).
+ *
+ * **Parameters** and **Thread safety**: as `orbit_cache_set`.
+ * **Returns** `CONFLICT` (the version changed; nothing stored); `NOT_FOUND`
+ * (the key is absent); else as `orbit_cache_set`.
+ */
+orbit_status orbit_cache_cas(struct orbit_cache *c,
+                             const void *key,
+                             size_t klen,
+                             uint64_t expected_version,
+                             const void *val,
+                             size_t vlen,
+                             uint64_t ttl_ms);
+
+/**
+ * Adds `delta` to the counter under `key`: a value of exactly 8 bytes, read
+ * as a little-endian `int64_t`. An absent key is created at `delta`, expiring
+ * after `ttl_ms` (0 = never); an existing counter keeps its expiry.
+ *
+ * **Parameters**: `out_value`, NULL or receives the new value (0 on failure).
+ * **Returns** `OK`; `INVALID_ARGUMENT` (the value is not 8 bytes, or the
+ * result would overflow; the value is untouched); `TOO_LARGE` (key over
+ * `max_key`, or `max_value` below 8); else as `orbit_cache_set`.
+ * **Thread safety**: any thread; N processes doing K increments each end at
+ * exactly N*K.
+ */
+orbit_status orbit_cache_incr(struct orbit_cache *c,
+                              const void *key,
+                              size_t klen,
+                              int64_t delta,
+                              uint64_t ttl_ms,
+                              int64_t *out_value);
+
+/**
+ * Subtracts `delta` from the counter under `key`: `orbit_cache_incr` with
+ * `-delta` (`INVALID_ARGUMENT` for `INT64_MIN`).
+ *
+ * **Parameters**, **Returns**, **Thread safety**: as `orbit_cache_incr`.
+ */
+orbit_status orbit_cache_decr(struct orbit_cache *c,
+                              const void *key,
+                              size_t klen,
+                              int64_t delta,
+                              uint64_t ttl_ms,
+                              int64_t *out_value);
+
+/**
+ * Removes `key`.
+ *
+ * **Returns** `OK`; `NOT_FOUND` (absent or expired); `NULL_ARGUMENT`;
+ * `INVALID_ARGUMENT`; `TOO_LARGE`; `READ_ONLY`; `TIMEOUT`.
+ * **Thread safety**: as `orbit_cache_set`.
+ */
+orbit_status orbit_cache_delete(struct orbit_cache *c, const void *key, size_t klen);
+
+/**
+ * Invalidates every entry written before this call, in every process.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `READ_ONLY`; `INVALID_ARGUMENT` (forked
+ * fleet handle). **Thread safety**: any thread; O(1) for correctness, then
+ * one pass over the log to update the statistics.
+ */
+orbit_status orbit_cache_clear(struct orbit_cache *c);
+
+/**
+ * Fills `out` with the statistics summed over every node, and the geometry.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`. **Thread safety**: any thread.
+ */
+orbit_status orbit_cache_stat(const struct orbit_cache *c, struct orbit_cache_stats *out);
+
+/**
+ * Frees a cache handle (unmaps; never unlinks). NULL is a no-op.
+ *
+ * **Thread safety**: not concurrently with other calls on the same handle.
+ */
+void orbit_cache_free(struct orbit_cache *c);
+
+/**
+ * Removes cache `name` of `fleet` from the system. Processes that have it
+ * open keep using it; the next open creates a new, empty cache.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_cache_unlink(const char *fleet, const char *name);
 
 /**
  * Fills `opts` with the defaults: 256 subjects, mode 0.

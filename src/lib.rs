@@ -23,6 +23,8 @@
 #[cfg(not(loom))]
 pub mod bus;
 #[cfg(not(loom))]
+pub mod cache;
+#[cfg(not(loom))]
 pub mod contest;
 #[cfg(not(loom))]
 pub mod epoch;
@@ -41,6 +43,11 @@ pub mod shm;
 mod sync;
 
 #[cfg(loom)]
+#[path = "cache/protocol.rs"]
+#[allow(missing_docs, dead_code)]
+pub mod cache_protocol;
+
+#[cfg(loom)]
 #[path = "ring/protocol.rs"]
 #[allow(missing_docs, dead_code)]
 pub mod ring_protocol;
@@ -52,6 +59,8 @@ pub mod contest_protocol;
 
 #[cfg(not(loom))]
 pub use bus::{Bus, BusOptions, Event, EventInfo, EventRef, Subscription};
+#[cfg(not(loom))]
+pub use cache::{CacheOptions, CacheStats, EntryMeta, Keys, OrbitCache};
 #[cfg(not(loom))]
 pub use contest::{
     AuditAction, AuditRecord, Contest, ContestOptions, ContestStats, Holder, Lease, PrevHolder,

@@ -308,7 +308,7 @@ impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("prefix", &String::from_utf8_lossy(&self.prefix))
-            .field("position", &self.cursor.position())
+            .field("position", &self.cursor.next_position())
             .field("lost", &self.lost())
             .finish()
     }

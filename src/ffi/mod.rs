@@ -21,6 +21,7 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod bus;
+mod cache;
 mod contest;
 mod fleet;
 mod handle;
@@ -28,6 +29,7 @@ mod library;
 mod ring;
 
 pub use bus::*;
+pub use cache::*;
 pub use contest::*;
 pub use fleet::*;
 pub use handle::{ORBIT_FROM_HEAD, ORBIT_FROM_OLDEST, orbit_from};

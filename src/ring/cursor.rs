@@ -34,6 +34,11 @@ pub struct Cursor {
     lost_since_frame: u64,
     /// (position, first seen pending, last liveness check), monotonic ns.
     pending: Option<(u64, u64, u64)>,
+    /// (position, owner word) whose writer was found dead. The verdict is
+    /// final (a dead process stays dead), so `next_into` acts on a check that
+    /// `wait` made: without it each call would restart the check interval of
+    /// the other, and a `wait` + `next_into` loop would never skip the frame.
+    dead: Option<(u64, u64)>,
     stuck_timeout_ns: u64,
 }
 
@@ -67,6 +72,7 @@ impl Cursor {
             lost_total: 0,
             lost_since_frame: 0,
             pending: None,
+            dead: None,
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
         }
     }
@@ -78,7 +84,7 @@ impl Cursor {
     }
 
     /// The next position this cursor reads.
-    pub fn position(&self) -> u64 {
+    pub fn next_position(&self) -> u64 {
         self.pos
     }
 
@@ -151,6 +157,9 @@ impl Cursor {
 
     /// Decides whether the pending frame at `self.pos` will never come.
     fn should_skip_pending(&mut self, owner: u64) -> bool {
+        if self.dead == Some((self.pos, owner)) {
+            return true;
+        }
         let now = monotonic_ns();
         let (since, last_check) = match self.pending {
             Some((p, since, last)) if p == self.pos => (since, last),
@@ -170,7 +179,11 @@ impl Cursor {
         }
         if now - last_check >= PENDING_CHECK_NS {
             self.pending = Some((self.pos, since, now));
-            return self.ring.fleet.tag_is_dead(owner_tag(owner));
+            let dead = self.ring.fleet.tag_is_dead(owner_tag(owner));
+            if dead {
+                self.dead = Some((self.pos, owner));
+            }
+            return dead;
         }
         false
     }

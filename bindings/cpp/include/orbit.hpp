@@ -1,0 +1,276 @@
+// orbit.hpp: header-only C++17 RAII wrapper over liborbit's C ABI (orbit.h).
+//
+// - Move-only owners for every handle; destructors call the C `_free`.
+// - Setup paths (join, open) throw orbit::Error carrying the status and the
+//   library's detailed message; hot paths (write, next, wait) return a Status
+//   and never throw.
+// - Views: std::string_view for names, byte spans (pointer + size) for payloads.
+//
+// SPDX-License-Identifier: MIT OR Apache-2.0
+#ifndef ORBIT_HPP
+#define ORBIT_HPP
+
+#include <orbit.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace orbit {
+
+/// A status code (ORBIT_STATUS_*).
+enum class Status : int32_t {
+    Ok = ORBIT_STATUS_OK,
+    Empty = ORBIT_STATUS_EMPTY,
+    NotFound = ORBIT_STATUS_NOT_FOUND,
+    Timeout = ORBIT_STATUS_TIMEOUT,
+    Conflict = ORBIT_STATUS_CONFLICT,
+    LeaseLost = ORBIT_STATUS_LEASE_LOST,
+    NullArgument = ORBIT_STATUS_NULL_ARGUMENT,
+    InvalidArgument = ORBIT_STATUS_INVALID_ARGUMENT,
+    TooLarge = ORBIT_STATUS_TOO_LARGE,
+    BufferTooSmall = ORBIT_STATUS_BUFFER_TOO_SMALL,
+    NotExist = ORBIT_STATUS_NOT_EXIST,
+    Exists = ORBIT_STATUS_EXISTS,
+    Incompatible = ORBIT_STATUS_INCOMPATIBLE,
+    Corrupt = ORBIT_STATUS_CORRUPT,
+    Permission = ORBIT_STATUS_PERMISSION,
+    ReadOnly = ORBIT_STATUS_READ_ONLY,
+    Full = ORBIT_STATUS_FULL,
+    Io = ORBIT_STATUS_IO,
+    Panic = ORBIT_STATUS_PANIC,
+};
+
+inline const char *to_string(Status s) noexcept { return orbit_status_str(static_cast<int32_t>(s)); }
+
+/// The calling thread's last detailed error message.
+inline std::string last_error_message() {
+    std::string msg(256, '\0');
+    size_t n = orbit_last_error_message(&msg[0], msg.size());
+    if (n >= msg.size()) {
+        msg.assign(n + 1, '\0');
+        n = orbit_last_error_message(&msg[0], msg.size());
+    }
+    msg.resize(n);
+    return msg;
+}
+
+/// Thrown by setup paths; carries the status.
+class Error : public std::runtime_error {
+public:
+    Error(Status s, const std::string &what) : std::runtime_error(what), status_(s) {}
+    Status status() const noexcept { return status_; }
+
+private:
+    Status status_;
+};
+
+namespace detail {
+inline Status st(orbit_status s) noexcept { return static_cast<Status>(s); }
+inline void check(orbit_status s, const char *what) {
+    if (s != ORBIT_STATUS_OK) {
+        throw Error(st(s), std::string(what) + ": " + last_error_message());
+    }
+}
+/// NUL-terminated copy of a string_view for the C ABI.
+inline std::string z(std::string_view v) { return std::string(v); }
+
+/// Move-only owner of a C handle.
+template <typename T, void (*Free)(T *)> class Owner {
+public:
+    Owner() noexcept = default;
+    explicit Owner(T *p) noexcept : p_(p) {}
+    Owner(const Owner &) = delete;
+    Owner &operator=(const Owner &) = delete;
+    Owner(Owner &&o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    Owner &operator=(Owner &&o) noexcept {
+        if (this != &o) {
+            reset();
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    ~Owner() { reset(); }
+    void reset() noexcept {
+        if (p_) Free(p_);
+        p_ = nullptr;
+    }
+    T *get() const noexcept { return p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+
+private:
+    T *p_ = nullptr;
+};
+}  // namespace detail
+
+/// A read-only view of bytes.
+struct Bytes {
+    const void *data = nullptr;
+    size_t size = 0;
+    Bytes() = default;
+    Bytes(const void *d, size_t n) : data(d), size(n) {}
+    Bytes(std::string_view s) : data(s.data()), size(s.size()) {}  // NOLINT: implicit on purpose
+    template <typename C, typename = decltype(std::declval<const C &>().data())>
+    Bytes(const C &c) : data(c.data()), size(c.size() * sizeof(*c.data())) {}  // NOLINT
+};
+
+struct Member {
+    uint16_t node_id;
+    uint32_t pid;
+    orbit_member_state state;
+    std::string label;
+    uint64_t joined_at_ms, last_heartbeat_ms;
+};
+
+class Ring;
+
+/// Fleet membership (or an observer). Thread-safe.
+class Fleet {
+public:
+    struct Options {
+        std::string label;
+        uint32_t max_nodes = 0;  // 0 = library default
+        uint32_t mode = 0;
+        uint64_t stale_after_ms = 0;  // 0 = library default
+    };
+
+    static Fleet join(std::string_view fleet) { return join(fleet, Options()); }
+    static Fleet join(std::string_view fleet, const Options &o) {
+        orbit_fleet_options c;
+        orbit_fleet_options_init(&c);
+        if (!o.label.empty()) c.label = o.label.c_str();
+        if (o.max_nodes) c.max_nodes = o.max_nodes;
+        c.mode = o.mode;
+        if (o.stale_after_ms) c.stale_after_ms = o.stale_after_ms;
+        orbit_fleet *f = nullptr;
+        detail::check(orbit_fleet_join(detail::z(fleet).c_str(), &c, &f), "orbit_fleet_join");
+        return Fleet(f);
+    }
+    static Fleet observe(std::string_view fleet) {
+        orbit_fleet *f = nullptr;
+        detail::check(orbit_fleet_observe(detail::z(fleet).c_str(), &f), "orbit_fleet_observe");
+        return Fleet(f);
+    }
+
+    uint16_t node_id() const noexcept { return orbit_fleet_node_id(h_.get()); }
+    Status heartbeat() noexcept { return detail::st(orbit_fleet_heartbeat(h_.get())); }
+
+    std::vector<Member> members() const {
+        size_t n = 0;
+        std::vector<orbit_member> raw;
+        orbit_status s;
+        do {
+            raw.resize(n > raw.size() ? n : raw.size() + 8);
+            s = orbit_fleet_members(h_.get(), raw.data(), raw.size(), &n);
+        } while (s == ORBIT_STATUS_BUFFER_TOO_SMALL);
+        detail::check(s, "orbit_fleet_members");
+        std::vector<Member> out;
+        for (size_t i = 0; i < n; i++) {
+            const orbit_member &m = raw[i];
+            out.push_back({m.node_id, m.pid, m.state, std::string(m.label), m.joined_at_ms, m.last_heartbeat_ms});
+        }
+        return out;
+    }
+
+    static void unlink(std::string_view fleet) {
+        detail::check(orbit_fleet_unlink(detail::z(fleet).c_str()), "orbit_fleet_unlink");
+    }
+
+    orbit_fleet *c_handle() const noexcept { return h_.get(); }
+
+private:
+    explicit Fleet(orbit_fleet *f) : h_(f) {}
+    detail::Owner<orbit_fleet, orbit_fleet_free> h_;
+};
+
+/// A frame read from a ring (metadata; the payload is in the caller's buffer).
+struct Frame {
+    uint64_t id = 0, ver = 0, lost = 0;
+    uint32_t len = 0;
+    uint8_t kind = 0;
+};
+
+/// A reader's position. One thread at a time.
+class Cursor {
+public:
+    /// Reads the next frame into buf: Ok, Empty, or BufferTooSmall (frame.len = needed).
+    Status next(Frame &frame, void *buf, size_t cap) noexcept {
+        orbit_frame f;
+        Status s = detail::st(orbit_cursor_next(h_.get(), &f, buf, cap));
+        frame = Frame{f.id, f.ver, f.lost, f.len, f.kind};
+        return s;
+    }
+    /// Ok when a frame is ready, Timeout otherwise.
+    Status wait(uint64_t timeout_ns) noexcept { return detail::st(orbit_cursor_wait(h_.get(), timeout_ns)); }
+    uint64_t lost() const noexcept { return orbit_cursor_lost(h_.get()); }
+
+private:
+    friend class Ring;
+    explicit Cursor(orbit_cursor *c) : h_(c) {}
+    detail::Owner<orbit_cursor, orbit_cursor_free> h_;
+};
+
+/// A ring. Thread-safe.
+class Ring {
+public:
+    struct Options {
+        uint64_t capacity = 4096;
+        uint32_t max_payload = 1024;
+        uint8_t kind = 0;
+        uint32_t mode = 0;
+    };
+
+    /// Attaches to the existing ring whatever its geometry, or creates one with defaults.
+    static Ring open(Fleet &f, std::string_view name) { return open_impl(f, name, nullptr); }
+    /// Creates with these settings, or attaches if the geometry matches (Error Incompatible otherwise).
+    static Ring open(Fleet &f, std::string_view name, const Options &o) {
+        orbit_ring_options c;
+        orbit_ring_options_init(&c);
+        c.capacity = o.capacity;
+        c.max_payload = o.max_payload;
+        c.kind = o.kind;
+        c.mode = o.mode;
+        return open_impl(f, name, &c);
+    }
+
+    Status write(Bytes payload, uint8_t kind = 0, uint64_t ver = 0, uint64_t *out_id = nullptr) noexcept {
+        return detail::st(orbit_ring_write(h_.get(), kind, ver, payload.data, payload.size, out_id));
+    }
+    Status read(uint64_t id, Frame &frame, void *buf, size_t cap) const noexcept {
+        orbit_frame f;
+        Status s = detail::st(orbit_ring_read(h_.get(), id, &f, buf, cap));
+        frame = Frame{f.id, f.ver, f.lost, f.len, f.kind};
+        return s;
+    }
+    orbit_ring_info info() const {
+        orbit_ring_info i;
+        detail::check(orbit_ring_stat(h_.get(), &i), "orbit_ring_stat");
+        return i;
+    }
+    Cursor cursor(orbit_from from = ORBIT_FROM_OLDEST) const {
+        orbit_cursor *c = nullptr;
+        detail::check(orbit_cursor_open(h_.get(), from, &c), "orbit_cursor_open");
+        return Cursor(c);
+    }
+    static void unlink(std::string_view fleet, std::string_view name) {
+        detail::check(orbit_ring_unlink(detail::z(fleet).c_str(), detail::z(name).c_str()), "orbit_ring_unlink");
+    }
+    orbit_ring *c_handle() const noexcept { return h_.get(); }
+
+private:
+    static Ring open_impl(Fleet &f, std::string_view name, const orbit_ring_options *o) {
+        orbit_ring *r = nullptr;
+        detail::check(orbit_ring_open(f.c_handle(), detail::z(name).c_str(), o, &r), "orbit_ring_open");
+        return Ring(r);
+    }
+    explicit Ring(orbit_ring *r) : h_(r) {}
+    detail::Owner<orbit_ring, orbit_ring_free> h_;
+};
+
+}  // namespace orbit
+
+#endif  // ORBIT_HPP

@@ -1,0 +1,318 @@
+package orbit
+
+/*
+#include <orbit.h>
+#include <stdlib.h>
+
+// Reads up to max frames in one cgo call: payloads packed into buf, metadata
+// into frames. Stops early at EMPTY or when the next payload does not fit.
+static orbit_status orbit_go_cursor_batch(orbit_cursor *c, orbit_frame *frames, size_t max,
+                                          unsigned char *buf, size_t cap, size_t *out_n) {
+    size_t n = 0, used = 0;
+    orbit_status st = ORBIT_STATUS_OK;
+    while (n < max) {
+        st = orbit_cursor_next(c, &frames[n], buf + used, cap - used);
+        if (st != ORBIT_STATUS_OK) break;
+        used += frames[n].len;
+        n++;
+    }
+    *out_n = n;
+    if (n > 0 && (st == ORBIT_STATUS_EMPTY || st == ORBIT_STATUS_BUFFER_TOO_SMALL)) return ORBIT_STATUS_OK;
+    return st;
+}
+
+// Writes n frames whose payloads are packed in data with lengths in lens.
+static orbit_status orbit_go_ring_write_batch(orbit_ring *r, uint8_t kind, const unsigned char *data,
+                                              const size_t *lens, size_t n, size_t *out_n) {
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        orbit_status st = orbit_ring_write(r, kind, 0, data + off, lens[i], NULL);
+        if (st != ORBIT_STATUS_OK) { *out_n = i; return st; }
+        off += lens[i];
+    }
+    *out_n = n;
+    return ORBIT_STATUS_OK;
+}
+*/
+import "C"
+
+import (
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+// RingOptions fixes a ring's geometry at creation.
+type RingOptions struct {
+	Capacity   uint64 // power of two
+	MaxPayload uint32
+	Kind       uint8
+	Mode       uint32
+}
+
+// Ring is a ring handle. Safe for concurrent use.
+type Ring struct {
+	h          *C.orbit_ring
+	fleet      *Fleet
+	maxPayload int
+}
+
+// Frame is a frame read from a ring. Payload is a copy owned by the caller.
+type Frame struct {
+	ID      uint64
+	Ver     uint64
+	Lost    uint64
+	Kind    uint8
+	Payload []byte
+}
+
+// RingInfo is a ring's geometry and counters.
+type RingInfo struct {
+	Capacity, Head, Takeovers uint64
+	MaxPayload, SlotStride    uint32
+	Kind                      uint8
+}
+
+// OpenRing opens ring name; o == nil attaches to what exists or creates defaults.
+func (f *Fleet) OpenRing(name string, o *RingOptions) (*Ring, error) {
+	if f.h == nil {
+		return nil, ErrClosed
+	}
+	cname := cstr(name)
+	defer C.free(unsafe.Pointer(cname))
+	var opts *C.orbit_ring_options
+	var c C.orbit_ring_options
+	if o != nil {
+		C.orbit_ring_options_init(&c)
+		c.capacity = C.uint64_t(o.Capacity)
+		c.max_payload = C.uint32_t(o.MaxPayload)
+		c.kind = C.uint8_t(o.Kind)
+		c.mode = C.uint32_t(o.Mode)
+		opts = &c
+	}
+	var h *C.orbit_ring
+	err := call("open ring "+name, func() C.orbit_status { return C.orbit_ring_open(f.h, cname, opts, &h) })
+	runtime.KeepAlive(f)
+	if err != nil {
+		return nil, err
+	}
+	r := &Ring{h: h, fleet: f}
+	runtime.SetFinalizer(r, (*Ring).Close)
+	info, err := r.Info()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	r.maxPayload = int(info.MaxPayload)
+	return r, nil
+}
+
+// Write appends a frame and returns its id.
+func (r *Ring) Write(payload []byte, kind uint8, ver uint64) (uint64, error) {
+	if r.h == nil {
+		return 0, ErrClosed
+	}
+	var id C.uint64_t
+	err := call("write", func() C.orbit_status {
+		return C.orbit_ring_write(r.h, C.uint8_t(kind), C.uint64_t(ver), bytesPtr(payload), C.size_t(len(payload)), &id)
+	})
+	runtime.KeepAlive(payload)
+	runtime.KeepAlive(r)
+	return uint64(id), err
+}
+
+// WriteBatch writes every payload as a frame in one cgo call; it returns how
+// many were written before an error.
+func (r *Ring) WriteBatch(payloads [][]byte, kind uint8) (int, error) {
+	if r.h == nil {
+		return 0, ErrClosed
+	}
+	if len(payloads) == 0 {
+		return 0, nil
+	}
+	total := 0
+	for _, p := range payloads {
+		total += len(p)
+	}
+	data := C.malloc(C.size_t(total + 1))
+	defer C.free(data)
+	lens := make([]C.size_t, len(payloads))
+	buf := unsafe.Slice((*byte)(data), total+1)
+	off := 0
+	for i, p := range payloads {
+		copy(buf[off:], p)
+		lens[i] = C.size_t(len(p))
+		off += len(p)
+	}
+	var n C.size_t
+	err := call("write batch", func() C.orbit_status {
+		return C.orbit_go_ring_write_batch(r.h, C.uint8_t(kind), (*C.uchar)(data), &lens[0], C.size_t(len(payloads)), &n)
+	})
+	runtime.KeepAlive(r)
+	return int(n), err
+}
+
+// Read returns frame id if the ring still holds it (StatusNotFound otherwise).
+func (r *Ring) Read(id uint64) (Frame, error) {
+	if r.h == nil {
+		return Frame{}, ErrClosed
+	}
+	buf := make([]byte, r.maxPayload)
+	var f C.orbit_frame
+	err := call("read", func() C.orbit_status {
+		return C.orbit_ring_read(r.h, C.uint64_t(id), &f, bytesPtr(buf), C.size_t(len(buf)))
+	})
+	runtime.KeepAlive(r)
+	if err != nil {
+		return Frame{}, err
+	}
+	return Frame{uint64(f.id), uint64(f.ver), uint64(f.lost), uint8(f.kind), buf[:f.len]}, nil
+}
+
+// Info returns geometry and counters.
+func (r *Ring) Info() (RingInfo, error) {
+	if r.h == nil {
+		return RingInfo{}, ErrClosed
+	}
+	var i C.orbit_ring_info
+	err := call("stat", func() C.orbit_status { return C.orbit_ring_stat(r.h, &i) })
+	runtime.KeepAlive(r)
+	return RingInfo{uint64(i.capacity), uint64(i.head), uint64(i.takeovers), uint32(i.max_payload),
+		uint32(i.slot_stride), uint8(i.kind)}, err
+}
+
+// Close releases the handle (never unlinks). Idempotent.
+func (r *Ring) Close() error {
+	if r.h != nil {
+		C.orbit_ring_free(r.h)
+		r.h = nil
+		runtime.SetFinalizer(r, nil)
+	}
+	return nil
+}
+
+// UnlinkRing removes a ring's segment.
+func UnlinkRing(fleet, name string) error {
+	cf, cn := cstr(fleet), cstr(name)
+	defer C.free(unsafe.Pointer(cf))
+	defer C.free(unsafe.Pointer(cn))
+	return call("unlink ring", func() C.orbit_status { return C.orbit_ring_unlink(cf, cn) })
+}
+
+// From selects where a cursor starts.
+type From uint32
+
+// Cursor starting points.
+const (
+	FromOldest From = C.ORBIT_FROM_OLDEST
+	FromHead   From = C.ORBIT_FROM_HEAD
+)
+
+// Cursor is a reader's position; one goroutine at a time.
+type Cursor struct {
+	h    *C.orbit_cursor
+	ring *Ring
+	buf  []byte
+}
+
+// Cursor opens a cursor.
+func (r *Ring) Cursor(from From) (*Cursor, error) {
+	if r.h == nil {
+		return nil, ErrClosed
+	}
+	var h *C.orbit_cursor
+	err := call("cursor", func() C.orbit_status { return C.orbit_cursor_open(r.h, C.orbit_from(from), &h) })
+	runtime.KeepAlive(r)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cursor{h: h, ring: r, buf: make([]byte, r.maxPayload)}
+	runtime.SetFinalizer(c, (*Cursor).Close)
+	return c, nil
+}
+
+// Next returns the next frame, ok=false at the head.
+func (c *Cursor) Next() (f Frame, ok bool, err error) {
+	if c.h == nil {
+		return Frame{}, false, ErrClosed
+	}
+	var cf C.orbit_frame
+	var st C.orbit_status
+	err = call("next", func() C.orbit_status {
+		st = C.orbit_cursor_next(c.h, &cf, bytesPtr(c.buf), C.size_t(len(c.buf)))
+		if st == C.ORBIT_STATUS_EMPTY {
+			return C.ORBIT_STATUS_OK
+		}
+		return st
+	})
+	runtime.KeepAlive(c)
+	if err != nil || st == C.ORBIT_STATUS_EMPTY {
+		return Frame{}, false, err
+	}
+	p := make([]byte, int(cf.len))
+	copy(p, c.buf[:cf.len])
+	return Frame{uint64(cf.id), uint64(cf.ver), uint64(cf.lost), uint8(cf.kind), p}, true, nil
+}
+
+// NextBatch reads up to max available frames in one cgo call.
+func (c *Cursor) NextBatch(max int) ([]Frame, error) {
+	if c.h == nil {
+		return nil, ErrClosed
+	}
+	if max <= 0 {
+		return nil, nil
+	}
+	frames := make([]C.orbit_frame, max)
+	buf := make([]byte, max*len(c.buf))
+	var n C.size_t
+	err := call("next batch", func() C.orbit_status {
+		st := C.orbit_go_cursor_batch(c.h, &frames[0], C.size_t(max), (*C.uchar)(bytesPtr(buf)), C.size_t(len(buf)), &n)
+		if st == C.ORBIT_STATUS_EMPTY {
+			return C.ORBIT_STATUS_OK
+		}
+		return st
+	})
+	runtime.KeepAlive(c)
+	out := make([]Frame, int(n))
+	off := 0
+	for i := range out {
+		l := int(frames[i].len)
+		out[i] = Frame{uint64(frames[i].id), uint64(frames[i].ver), uint64(frames[i].lost), uint8(frames[i].kind), buf[off : off+l : off+l]}
+		off += l
+	}
+	return out, err
+}
+
+// Wait blocks until a frame is ready (true) or the timeout passes (false).
+func (c *Cursor) Wait(timeout time.Duration) (bool, error) {
+	if c.h == nil {
+		return false, ErrClosed
+	}
+	var st C.orbit_status
+	err := call("wait", func() C.orbit_status {
+		st = C.orbit_cursor_wait(c.h, C.uint64_t(timeout.Nanoseconds()))
+		if st == C.ORBIT_STATUS_TIMEOUT {
+			return C.ORBIT_STATUS_OK
+		}
+		return st
+	})
+	runtime.KeepAlive(c)
+	return err == nil && st == C.ORBIT_STATUS_OK, err
+}
+
+// Lost is the total number of frames this cursor lost.
+func (c *Cursor) Lost() uint64 {
+	n := uint64(C.orbit_cursor_lost(c.h))
+	runtime.KeepAlive(c)
+	return n
+}
+
+// Close releases the cursor. Idempotent.
+func (c *Cursor) Close() error {
+	if c.h != nil {
+		C.orbit_cursor_free(c.h)
+		c.h = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
