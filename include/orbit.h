@@ -1119,10 +1119,12 @@ orbit_status orbit_fleet_heartbeats(const struct orbit_fleet *f,
 void orbit_fleet_free(struct orbit_fleet *f);
 
 /**
- * Removes the fleet's membership table from the system. Attached members keep
- * working on it; later joins create a new table.
+ * Removes the fleet's membership table and its heartbeat history ring from
+ * the system (rings, buses, caches and the lease table have their own
+ * unlink). Attached members keep working on them; later joins create new ones.
  *
- * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST` (no
+ * membership table); `PERMISSION`. **Thread safety**: any thread.
  */
 orbit_status orbit_fleet_unlink(const char *fleet);
 

@@ -131,6 +131,14 @@ pub struct ContestOptions {
     pub mode: u32,
 }
 
+impl ContestOptions {
+    /// `InvalidArgument` unless the capacity is in 1..=65536 and the mode valid.
+    pub(crate) fn validate(&self) -> Result<()> {
+        shm::check_mode(self.mode)?;
+        ContestLayout::total_size(&self.capacity).map(|_| ())
+    }
+}
+
 impl Default for ContestOptions {
     fn default() -> Self {
         ContestOptions {

@@ -53,6 +53,9 @@ pub struct orbit_holder {
 
 /// The fleet's lease table, opened on first use and kept in the handle.
 fn contest_of<'a>(f: &'a orbit_fleet, opts: Option<&ContestOptions>) -> Result<&'a Contest> {
+    if let Some(o) = opts {
+        o.validate()?;
+    }
     if let Some(c) = f.contest.get() {
         if let Some(o) = opts {
             if c.capacity() != o.capacity {

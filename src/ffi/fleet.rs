@@ -338,10 +338,12 @@ pub extern "C" fn orbit_fleet_free(f: *mut orbit_fleet) {
     ffi_boundary!({ handle_free(f) })
 }
 
-/// Removes the fleet's membership table from the system. Attached members keep
-/// working on it; later joins create a new table.
+/// Removes the fleet's membership table and its heartbeat history ring from
+/// the system (rings, buses, caches and the lease table have their own
+/// unlink). Attached members keep working on them; later joins create new ones.
 ///
-/// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+/// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST` (no
+/// membership table); `PERMISSION`. **Thread safety**: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn orbit_fleet_unlink(fleet: *const c_char) -> Status {
     ffi_status!({

@@ -701,10 +701,16 @@ impl Drop for FleetInner {
     }
 }
 
-/// Removes a fleet's membership table. Members that are attached keep working
-/// on the unlinked table; new joins create a fresh one.
+/// Removes a fleet's membership table and its heartbeat history ring (the
+/// fleet's own segments; rings, buses, caches and the lease table have their
+/// own unlink). Members that are attached keep working on the unlinked
+/// segments; new joins create fresh ones. `NotExist` refers to the table.
 pub fn unlink(fleet: &str) -> Result<()> {
-    shm::unlink(&SegmentName::new(fleet, ObjectKind::Fleet, "members")?)
+    let table = shm::unlink(&SegmentName::new(fleet, ObjectKind::Fleet, "members")?);
+    match Ring::unlink(fleet, HEARTBEAT_RING) {
+        Ok(()) | Err(Error::NotExist(_)) => table,
+        Err(e) => table.and(Err(e)),
+    }
 }
 
 #[cfg(test)]
@@ -824,8 +830,12 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(5));
         let snap = c.heartbeat_snapshot().unwrap();
         assert!(snap.stale().contains(&a.node_id().unwrap()));
-        Ring::unlink(&name, HEARTBEAT_RING).unwrap();
         unlink(&name).unwrap();
+        assert_eq!(
+            Ring::unlink(&name, HEARTBEAT_RING).unwrap_err().status(),
+            crate::Status::NotExist,
+            "the fleet's unlink removes its heartbeat ring"
+        );
     }
 
     #[test]
