@@ -134,6 +134,8 @@ fn contender(fleet: &Fleet, contest: &Contest, arg: &str) {
     while Instant::now() < deadline && mine < 3000 {
         match contest.claim("hot", Duration::from_secs(30)) {
             Ok(lease) => {
+                // SeqCst throughout (test bookkeeping, not the protocol under
+                // test): entries and exits of all processes in one total order.
                 let inside = c.in_cs.fetch_add(1, Ordering::SeqCst) + 1;
                 c.max_in_cs.fetch_max(inside, Ordering::SeqCst);
                 log.write(0, lease.token(), &std::process::id().to_le_bytes())
@@ -185,6 +187,7 @@ fn mutual_exclusion_and_increasing_tokens_across_processes() {
         assert!(c.wait().unwrap().success(), "a contender failed");
     }
     let c = shared.counters();
+    // SeqCst: pairs with the children's SeqCst updates (they exited, too).
     assert_eq!(c.max_in_cs.load(Ordering::SeqCst), 1, "two holders at once");
     let entries = c.entries.load(Ordering::SeqCst);
     let conflicts = c.conflicts.load(Ordering::SeqCst);

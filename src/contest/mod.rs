@@ -380,13 +380,14 @@ impl Contest {
     }
 
     fn caller<'a>(
+        fleet: &Fleet,
         tag: u32,
         is_dead: &'a dyn Fn(u32) -> bool,
         on_wait: &'a mut dyn FnMut() -> bool,
     ) -> Caller<'a> {
         Caller {
             tag,
-            pid: std::process::id(),
+            pid: fleet.own_pid(),
             now_ms: OrbitEpoch::now().as_millis(),
             is_dead,
             on_wait,
@@ -406,12 +407,14 @@ impl Contest {
         let fleet = &self.inner.fleet;
         let tag = fleet.writer_tag()?;
         let is_dead = |t: u32| fleet.tag_is_dead(t);
-        let deadline = Deadline::after(BIND_PATIENCE);
+        // Only a claim that waits for another process's bind lock needs a deadline.
+        let mut deadline = None;
         let mut on_wait = || {
+            let d = *deadline.get_or_insert_with(|| Deadline::after(BIND_PATIENCE));
             std::thread::yield_now();
-            !deadline.passed()
+            !d.passed()
         };
-        let mut c = Self::caller(tag, &is_dead, &mut on_wait);
+        let mut c = Self::caller(fleet, tag, &is_dead, &mut on_wait);
         match self.inner.view.claim(subject.as_bytes(), ttl, &mut c) {
             Claim::Granted(g) => {
                 self.record(
@@ -461,7 +464,7 @@ impl Contest {
         let tag = fleet.writer_tag().unwrap_or(0);
         let is_dead = |t: u32| fleet.tag_is_dead(t);
         let mut on_wait = || false;
-        let c = Self::caller(tag, &is_dead, &mut on_wait);
+        let c = Self::caller(fleet, tag, &is_dead, &mut on_wait);
         Ok(self
             .inner
             .view
@@ -515,7 +518,7 @@ impl Contest {
         let mut head = [0u8; AUDIT_HEADER];
         head[0..8].copy_from_slice(&token.to_le_bytes());
         head[8..16].copy_from_slice(&expires.to_le_bytes());
-        head[16..20].copy_from_slice(&std::process::id().to_le_bytes());
+        head[16..20].copy_from_slice(&self.inner.fleet.own_pid().to_le_bytes());
         head[20] = prev;
         head[21] = subject.len() as u8;
         // The trail is best effort: a lease is not refused because its record
@@ -594,7 +597,7 @@ impl Lease {
         fleet.writer_tag()?;
         let is_dead = |t: u32| fleet.tag_is_dead(t);
         let mut on_wait = || false;
-        let c = Contest::caller(self.tag, &is_dead, &mut on_wait);
+        let c = Contest::caller(fleet, self.tag, &is_dead, &mut on_wait);
         match self.contest.inner.view.renew(self.idx, self.v, ttl, &c) {
             Ok(exp) => {
                 self.expires_at_ms = exp;

@@ -71,7 +71,9 @@
 //!   only under the lock, so after the repair none are left.
 //!
 //! Claims of subjects already bound never take the lock; only the first claim
-//! of a subject (and an eviction) does.
+//! of a subject (binding it, perhaps evicting another) does, or a claim that
+//! finds its subject's entry RESERVED (it then waits for, or repairs after,
+//! the binder).
 
 use crate::sync::{AtomicU64, Ordering, fence, spin_hint};
 
@@ -455,6 +457,8 @@ impl TableView {
             // Acquire: pairs with the Release W changes (grant CAS, release
             // CAS, binder's store), so `base` below belongs to this binding.
             let w = e.state.load(Ordering::Acquire);
+            // Acquire: pairs with the Release key stores of a rebinding, so a
+            // W of the new binding is never judged against the old key.
             if e.key.load(Ordering::Acquire) != k {
                 return Err(None);
             }
@@ -532,6 +536,8 @@ impl TableView {
         let e = self.entry(idx);
         let expires_at_ms = c.now_ms.saturating_add(ttl_ms).min(MAX_EXPIRY_MS);
         loop {
+            // Acquire: pairs with the Release store of E by a later grant's
+            // winner (whose E then no longer matches our v).
             let ex = e.expiry.load(Ordering::Acquire);
             if !e_matches(ex, v) || e_ms(ex) == 0 {
                 return Err(());
@@ -675,12 +681,16 @@ impl TableView {
     fn repair(&self) {
         for idx in 0..self.capacity {
             let e = self.entry(idx);
+            // Acquire: pairs with the dead binder's W changes; its process is
+            // gone, so nothing of it is still in flight.
             let w = e.state.load(Ordering::Acquire);
             if w_tag(w) != RESERVED {
                 continue;
             }
             let k = e.key.load(Ordering::Relaxed);
             if k_state(k) == K_WRITING {
+                // Release: pairs with `lookup`'s Acquire key load (VACANT
+                // matches no subject, so nothing is read under it).
                 e.key
                     .store(k_pack(K_VACANT, k_gen(k), 0, 0), Ordering::Release);
             }
@@ -704,8 +714,12 @@ impl TableView {
         for idx in probe.clone() {
             let e = self.entry(idx);
             if matches!(k_state(e.key.load(Ordering::Relaxed)), 0 | K_VACANT) {
+                // Acquire: pairs with the Release W changes of earlier binders
+                // and of a stale grant or release on the entry's old binding.
                 let w = e.state.load(Ordering::Acquire);
-                // Nobody but the lock holder changes W of an unbound entry.
+                // Nobody but the lock holder changes W of an unbound entry (a
+                // stale CAS of an old binding fails: W moved on since). AcqRel
+                // as a grant's CAS in `take`.
                 if e.state
                     .compare_exchange(
                         w,
@@ -723,6 +737,8 @@ impl TableView {
         for idx in probe {
             let e = self.entry(idx);
             loop {
+                // Acquire: pairs with the Release W changes (grants, releases),
+                // as in `try_grant`.
                 let w = e.state.load(Ordering::Acquire);
                 match self.take(e, w, w_pack(RESERVED, w_v(w)), c) {
                     Ok(_) => {
@@ -852,6 +868,8 @@ mod loom_models {
                         let v = m.view();
                         match claim(&v, b"s", tag, 0, &alive) {
                             Claim::Granted(g) => {
+                                // SeqCst (test bookkeeping): one total order of
+                                // entries and exits, paired with each other.
                                 assert_eq!(in_cs.fetch_add(1, Ordering::SeqCst), 0, "two holders");
                                 let rank = order.fetch_add(1, Ordering::SeqCst);
                                 in_cs.fetch_sub(1, Ordering::SeqCst);
@@ -957,6 +975,7 @@ mod loom_models {
             let victim = loom::thread::spawn(move || {
                 let v = m1.view();
                 let e = v.entry(0);
+                // Acquire: as in `try_grant`.
                 let w = e.state.load(Ordering::Acquire);
                 let mut wt = yield_more;
                 let c = Caller {
@@ -1036,6 +1055,7 @@ mod loom_models {
                 };
                 let guard = v.lock(&mut c).unwrap();
                 let e = v.entry(0);
+                // Acquire: as in `bind_locked`.
                 let w = e.state.load(Ordering::Acquire);
                 e.state.store(w_pack(RESERVED, w_v(w)), Ordering::Relaxed);
                 e.key.store(k_pack(K_WRITING, 1, 0, 0), Ordering::Relaxed);

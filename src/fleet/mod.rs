@@ -560,6 +560,15 @@ impl Fleet {
         out
     }
 
+    /// This process's pid as recorded at join (no syscall: glibc does not
+    /// cache `getpid`); the current pid for an observer.
+    pub(crate) fn own_pid(&self) -> u32 {
+        match self.inner.identity {
+            Some(id) if liveness::fork_generation() == self.inner.fork_generation => id.pid,
+            _ => std::process::id(),
+        }
+    }
+
     /// Our writer tag; `ReadOnly` for an observer, `InvalidArgument` in a
     /// forked child that did not join on its own.
     pub(crate) fn writer_tag(&self) -> Result<WriterTag> {
