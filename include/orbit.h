@@ -16,6 +16,21 @@
 /* The C ABI version this header describes; compare with orbit_abi_version(). */
 #define ORBIT_ABI_VERSION 1
 
+/*
+ * Opaque handles. Each is created by an _open/_join function, freed by its
+ * _free function (NULL is a no-op), and never dereferenced by the caller.
+ * Freeing a handle twice is a bug: it is detected and ignored only while the
+ * handle's memory has not been reused.
+ */
+/** Fleet membership or observer (Rust: orbit::Fleet). Thread-safe. Free with orbit_fleet_free. */
+typedef struct orbit_fleet orbit_fleet;
+/** A ring (Rust: orbit::Ring). Thread-safe. Free with orbit_ring_free. */
+typedef struct orbit_ring orbit_ring;
+/** A reader's cursor (Rust: orbit::Cursor). One thread at a time. Free with orbit_cursor_free. */
+typedef struct orbit_cursor orbit_cursor;
+/** A cache (Rust: orbit::OrbitCache). Thread-safe. Free with orbit_cache_free. */
+typedef struct orbit_cache orbit_cache;
+
 
 /**
  * Status codes shared by every language binding. Values never change once
@@ -135,37 +150,6 @@ enum orbit_member_state
 #ifndef __cplusplus
 typedef uint32_t orbit_member_state;
 #endif // __cplusplus
-
-/**
- * A cache handle. Behind it: `orbit::OrbitCache`.
- *
- * Thread-safe: any number of threads may read and write through one handle.
- * Free with `orbit_cache_free`.
- */
-typedef struct orbit_cache orbit_cache;
-
-/**
- * A reader's cursor. Behind it: `orbit::Cursor`.
- *
- * Not thread-safe: one thread at a time (it may move between threads).
- */
-typedef struct orbit_cursor orbit_cursor;
-
-/**
- * A fleet membership (or observer) handle. Behind it: `orbit::Fleet`.
- *
- * Thread-safe. Free with `orbit_fleet_free`; rings and other objects opened
- * through it keep what they need alive, so it may be freed before them.
- */
-typedef struct orbit_fleet orbit_fleet;
-
-/**
- * A ring handle. Behind it: `orbit::Ring`.
- *
- * Thread-safe: any number of threads may write and read through one handle.
- * Free with `orbit_ring_free`; cursors opened on it keep the ring mapped.
- */
-typedef struct orbit_ring orbit_ring;
 
 /**
  * Cache geometry. Initialise with `orbit_cache_options_init`.
@@ -453,10 +437,10 @@ void orbit_cache_options_init(struct orbit_cache_options *opts);
  * **Ownership**: free `*out` with `orbit_cache_free` (never unlinks).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_cache_open(struct orbit_fleet *f,
+orbit_status orbit_cache_open(orbit_fleet *f,
                               const char *name,
                               const struct orbit_cache_options *opts,
-                              struct orbit_cache **out);
+                              orbit_cache **out);
 
 /**
  * Looks `key` up and copies its value into `buf`.
@@ -470,7 +454,7 @@ orbit_status orbit_cache_open(struct orbit_fleet *f,
  * `TOO_LARGE` (key over `max_key`). `*meta` is zeroed unless `OK`.
  * **Thread safety**: any thread; lock-free, no allocation, lock or syscall.
  */
-orbit_status orbit_cache_get(const struct orbit_cache *c,
+orbit_status orbit_cache_get(const orbit_cache *c,
                              const void *key,
                              size_t klen,
                              void *buf,
@@ -484,7 +468,7 @@ orbit_status orbit_cache_get(const struct orbit_cache *c,
  * **Returns** `OK` (present); `NOT_FOUND`; `NULL_ARGUMENT`;
  * `INVALID_ARGUMENT`; `TOO_LARGE`. **Thread safety**: any thread; lock-free.
  */
-orbit_status orbit_cache_exists(const struct orbit_cache *c, const void *key, size_t klen);
+orbit_status orbit_cache_exists(const orbit_cache *c, const void *key, size_t klen);
 
 /**
  * Stores `val` under `key`, replacing any previous value.
@@ -499,7 +483,7 @@ orbit_status orbit_cache_exists(const struct orbit_cache *c, const void *key, si
  * **Thread safety**: any thread; writers of the same bucket serialise, a
  * dead holder's bucket is taken over.
  */
-orbit_status orbit_cache_set(struct orbit_cache *c,
+orbit_status orbit_cache_set(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              const void *val,
@@ -513,7 +497,7 @@ orbit_status orbit_cache_set(struct orbit_cache *c,
  * **Returns** `CONFLICT` if the key is present (nothing stored), else as
  * `orbit_cache_set`. Of N processes racing to add one key, exactly one gets `OK`.
  */
-orbit_status orbit_cache_add(struct orbit_cache *c,
+orbit_status orbit_cache_add(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              const void *val,
@@ -528,7 +512,7 @@ orbit_status orbit_cache_add(struct orbit_cache *c,
  * **Returns** `CONFLICT` (the version changed; nothing stored); `NOT_FOUND`
  * (the key is absent); else as `orbit_cache_set`.
  */
-orbit_status orbit_cache_cas(struct orbit_cache *c,
+orbit_status orbit_cache_cas(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              uint64_t expected_version,
@@ -548,7 +532,7 @@ orbit_status orbit_cache_cas(struct orbit_cache *c,
  * **Thread safety**: any thread; N processes doing K increments each end at
  * exactly N*K.
  */
-orbit_status orbit_cache_incr(struct orbit_cache *c,
+orbit_status orbit_cache_incr(orbit_cache *c,
                               const void *key,
                               size_t klen,
                               int64_t delta,
@@ -561,7 +545,7 @@ orbit_status orbit_cache_incr(struct orbit_cache *c,
  *
  * **Parameters**, **Returns**, **Thread safety**: as `orbit_cache_incr`.
  */
-orbit_status orbit_cache_decr(struct orbit_cache *c,
+orbit_status orbit_cache_decr(orbit_cache *c,
                               const void *key,
                               size_t klen,
                               int64_t delta,
@@ -575,7 +559,7 @@ orbit_status orbit_cache_decr(struct orbit_cache *c,
  * `INVALID_ARGUMENT`; `TOO_LARGE`; `READ_ONLY`; `TIMEOUT`.
  * **Thread safety**: as `orbit_cache_set`.
  */
-orbit_status orbit_cache_delete(struct orbit_cache *c, const void *key, size_t klen);
+orbit_status orbit_cache_delete(orbit_cache *c, const void *key, size_t klen);
 
 /**
  * Invalidates every entry written before this call, in every process.
@@ -584,21 +568,21 @@ orbit_status orbit_cache_delete(struct orbit_cache *c, const void *key, size_t k
  * fleet handle). **Thread safety**: any thread; O(1) for correctness, then
  * one pass over the log to update the statistics.
  */
-orbit_status orbit_cache_clear(struct orbit_cache *c);
+orbit_status orbit_cache_clear(orbit_cache *c);
 
 /**
  * Fills `out` with the statistics summed over every node, and the geometry.
  *
  * **Returns** `OK`; `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_cache_stat(const struct orbit_cache *c, struct orbit_cache_stats *out);
+orbit_status orbit_cache_stat(const orbit_cache *c, struct orbit_cache_stats *out);
 
 /**
  * Frees a cache handle (unmaps; never unlinks). NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_cache_free(struct orbit_cache *c);
+void orbit_cache_free(orbit_cache *c);
 
 /**
  * Removes cache `name` of `fleet` from the system. Processes that have it
@@ -632,7 +616,7 @@ void orbit_fleet_options_init(struct orbit_fleet_options *opts);
  */
 orbit_status orbit_fleet_join(const char *fleet,
                               const struct orbit_fleet_options *opts,
-                              struct orbit_fleet **out);
+                              orbit_fleet **out);
 
 /**
  * Attaches to an existing fleet read-only, without taking a node id. Objects
@@ -643,14 +627,14 @@ orbit_status orbit_fleet_join(const char *fleet,
  * fleet); `PERMISSION`; `INCOMPATIBLE`; `CORRUPT`; `IO`. On failure `*out` is NULL.
  * **Ownership**: free `*out` with `orbit_fleet_free`. **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_observe(const char *fleet, struct orbit_fleet **out);
+orbit_status orbit_fleet_observe(const char *fleet, orbit_fleet **out);
 
 /**
  * This member's node id (1-based), or 0 for an observer or an invalid handle.
  *
  * **Thread safety**: any thread.
  */
-uint16_t orbit_fleet_node_id(const struct orbit_fleet *f);
+uint16_t orbit_fleet_node_id(const orbit_fleet *f);
 
 /**
  * Records a heartbeat for this member.
@@ -658,7 +642,7 @@ uint16_t orbit_fleet_node_id(const struct orbit_fleet *f);
  * **Returns** `OK`; `NULL_ARGUMENT`; `READ_ONLY` (observer); `INVALID_ARGUMENT`
  * (freed handle, or used in a forked child). **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_heartbeat(struct orbit_fleet *f);
+orbit_status orbit_fleet_heartbeat(orbit_fleet *f);
 
 /**
  * Lists the fleet's members with their state now (alive, stale, dead).
@@ -669,7 +653,7 @@ orbit_status orbit_fleet_heartbeat(struct orbit_fleet *f);
  * `BUFFER_TOO_SMALL` (`*out_count` is the number needed; nothing is written);
  * `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_members(const struct orbit_fleet *f,
+orbit_status orbit_fleet_members(const orbit_fleet *f,
                                  struct orbit_member *out,
                                  size_t cap,
                                  size_t *out_count);
@@ -681,7 +665,7 @@ orbit_status orbit_fleet_members(const struct orbit_fleet *f,
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_fleet_free(struct orbit_fleet *f);
+void orbit_fleet_free(orbit_fleet *f);
 
 /**
  * Removes the fleet's membership table from the system. Attached members keep
@@ -757,10 +741,10 @@ void orbit_ring_options_init(struct orbit_ring_options *opts);
  * **Ownership**: free `*out` with `orbit_ring_free` (never unlinks).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_ring_open(struct orbit_fleet *f,
+orbit_status orbit_ring_open(orbit_fleet *f,
                              const char *name,
                              const struct orbit_ring_options *opts,
-                             struct orbit_ring **out);
+                             orbit_ring **out);
 
 /**
  * Appends a frame. Never waits for readers; a reader that falls behind loses
@@ -775,7 +759,7 @@ orbit_status orbit_ring_open(struct orbit_fleet *f,
  * **Thread safety**: any thread; lock-free, no allocation, no syscall unless
  * a reader is blocked in `orbit_cursor_wait`.
  */
-orbit_status orbit_ring_write(struct orbit_ring *r,
+orbit_status orbit_ring_write(orbit_ring *r,
                               uint8_t frame_kind,
                               uint64_t ver,
                               const void *data,
@@ -791,7 +775,7 @@ orbit_status orbit_ring_write(struct orbit_ring *r,
  * ring's id); `BUFFER_TOO_SMALL` (`out->len` is the length needed);
  * `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_ring_read(const struct orbit_ring *r,
+orbit_status orbit_ring_read(const orbit_ring *r,
                              uint64_t id,
                              struct orbit_frame *out,
                              void *buf,
@@ -802,14 +786,14 @@ orbit_status orbit_ring_read(const struct orbit_ring *r,
  *
  * **Returns** `OK`; `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_ring_stat(const struct orbit_ring *r, struct orbit_ring_info *out);
+orbit_status orbit_ring_stat(const orbit_ring *r, struct orbit_ring_info *out);
 
 /**
  * Frees a ring handle (unmaps once no cursor uses it; never unlinks). NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_ring_free(struct orbit_ring *r);
+void orbit_ring_free(orbit_ring *r);
 
 /**
  * Removes ring `name` of `fleet` from the system. Processes that have it open
@@ -827,9 +811,7 @@ orbit_status orbit_ring_unlink(const char *fleet, const char *name);
  * **Ownership**: free `*out` with `orbit_cursor_free`; the cursor keeps the
  * ring mapped. **Thread safety**: any thread.
  */
-orbit_status orbit_cursor_open(const struct orbit_ring *r,
-                               orbit_from from,
-                               struct orbit_cursor **out);
+orbit_status orbit_cursor_open(const orbit_ring *r, orbit_from from, orbit_cursor **out);
 
 /**
  * Reads the next frame in position order.
@@ -842,10 +824,7 @@ orbit_status orbit_cursor_open(const struct orbit_ring *r,
  * `NULL_ARGUMENT`. **Thread safety**: one thread at a time per cursor; no
  * allocation, lock or syscall.
  */
-orbit_status orbit_cursor_next(struct orbit_cursor *c,
-                               struct orbit_frame *out,
-                               void *buf,
-                               size_t cap);
+orbit_status orbit_cursor_next(orbit_cursor *c, struct orbit_frame *out, void *buf, size_t cap);
 
 /**
  * Blocks until `orbit_cursor_next` has something to return, at most
@@ -855,19 +834,19 @@ orbit_status orbit_cursor_next(struct orbit_cursor *c,
  * **Thread safety**: one thread at a time per cursor. Sleeps on a futex in the
  * segment; writers pay a wake-up only while someone waits.
  */
-orbit_status orbit_cursor_wait(struct orbit_cursor *c, uint64_t timeout_ns);
+orbit_status orbit_cursor_wait(orbit_cursor *c, uint64_t timeout_ns);
 
 /**
  * Total frames this cursor has lost so far (0 for NULL).
  *
  * **Thread safety**: as `orbit_cursor_next`.
  */
-uint64_t orbit_cursor_lost(const struct orbit_cursor *c);
+uint64_t orbit_cursor_lost(const orbit_cursor *c);
 
 /**
  * Frees a cursor. NULL is a no-op.
  */
-void orbit_cursor_free(struct orbit_cursor *c);
+void orbit_cursor_free(orbit_cursor *c);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,0 +1,436 @@
+"""Handles over the C ABI: one base class owns one C handle."""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Callable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
+
+from . import _errors
+from ._ffi import CacheMeta, CacheOptions, CacheStatsC, FleetOptions, FrameC, Member as _MemberC, RingInfoC, RingOptions
+from ._ffi import last_error, lib
+
+Bytes = Union[bytes, bytearray, memoryview]
+
+FROM_OLDEST = 0
+FROM_HEAD = 1
+
+MEMBER_STATES = {0: "alive", 1: "stale", 2: "dead"}
+
+
+def check(status: int, what: str = "") -> int:
+    """Returns outcome statuses (OK, EMPTY, ...) and raises for errors."""
+    if status < 16:
+        return status
+    cls = _errors.BY_CODE.get(status, _errors.OrbitError)
+    detail = last_error()
+    raise cls(f"{what}: {detail}" if what else detail, status)
+
+
+def raise_outcome(status: int, what: str) -> None:
+    """Raises the exception of an outcome status (NOT_FOUND, TIMEOUT, ...)."""
+    cls = _errors.BY_CODE.get(status, _errors.OrbitError)
+    raise cls(f"{what}: {lib.orbit_status_str(status).decode()}", status)
+
+
+def _name(s: str, what: str) -> bytes:
+    if not isinstance(s, str):
+        raise TypeError(f"{what} must be str, not {type(s).__name__}")
+    return s.encode("utf-8")
+
+
+def _buffer(data: Bytes) -> tuple:
+    """(pointer, length, keepalive) for bytes, bytearray or memoryview without copying bytes."""
+    if isinstance(data, bytes):
+        return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), data
+    mv = memoryview(data)
+    if not mv.contiguous:
+        mv = memoryview(mv.tobytes())
+    mv = mv.cast("B")
+    if mv.readonly:
+        b = mv.tobytes()
+        return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b), b
+    arr = (ctypes.c_char * len(mv)).from_buffer(mv)
+    return ctypes.cast(arr, ctypes.c_void_p), len(mv), arr
+
+
+class Handle:
+    """Owns one C handle. ``close()`` is idempotent; use as a context manager."""
+
+    _free: Callable[[Any], None]
+
+    def __init__(self, ptr: ctypes.c_void_p, parents: tuple = ()) -> None:
+        self._ptr: Optional[ctypes.c_void_p] = ptr
+        self._parents = parents  # keep parents alive as long as we are
+
+    @property
+    def _h(self) -> ctypes.c_void_p:
+        if self._ptr is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        return self._ptr
+
+    def close(self) -> None:
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            type(self)._free(ptr)
+
+    @property
+    def closed(self) -> bool:
+        return self._ptr is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # safety net only; call close()
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class MemberInfo(NamedTuple):
+    node_id: int
+    pid: int
+    state: str
+    label: str
+    joined_at_ms: int
+    last_heartbeat_ms: int
+
+
+class Frame(NamedTuple):
+    id: int
+    ver: int
+    kind: int
+    payload: bytes
+    lost: int
+
+
+class RingInfo(NamedTuple):
+    capacity: int
+    head: int
+    takeovers: int
+    max_payload: int
+    slot_stride: int
+    kind: int
+
+
+class Fleet(Handle):
+    """Membership in a fleet (or a read-only observer)."""
+
+    _free = staticmethod(lib.orbit_fleet_free)
+
+    def __init__(self, ptr: ctypes.c_void_p, name: str) -> None:
+        super().__init__(ptr)
+        self.name = name
+
+    @classmethod
+    def join(
+        cls, name: str, *, label: str = "", max_nodes: Optional[int] = None, mode: int = 0,
+        stale_after_ms: Optional[int] = None,
+    ) -> "Fleet":
+        o = FleetOptions()
+        lib.orbit_fleet_options_init(ctypes.byref(o))
+        label_b = label.encode("utf-8")
+        o.label = label_b or None
+        if max_nodes is not None:
+            o.max_nodes = max_nodes
+        o.mode = mode
+        if stale_after_ms is not None:
+            o.stale_after_ms = stale_after_ms
+        out = ctypes.c_void_p()
+        check(lib.orbit_fleet_join(_name(name, "fleet"), ctypes.byref(o), ctypes.byref(out)), "join")
+        return cls(out, name)
+
+    @classmethod
+    def observe(cls, name: str) -> "Fleet":
+        out = ctypes.c_void_p()
+        check(lib.orbit_fleet_observe(_name(name, "fleet"), ctypes.byref(out)), "observe")
+        return cls(out, name)
+
+    @property
+    def node_id(self) -> int:
+        """This member's node id; 0 for an observer."""
+        return lib.orbit_fleet_node_id(self._h)
+
+    def heartbeat(self) -> None:
+        check(lib.orbit_fleet_heartbeat(self._h), "heartbeat")
+
+    def members(self) -> List[MemberInfo]:
+        count = ctypes.c_size_t(0)
+        while True:
+            cap = max(count.value, 8)
+            arr = (_MemberC * cap)()
+            st = lib.orbit_fleet_members(self._h, arr, cap, ctypes.byref(count))
+            if st == _errors.BUFFER_TOO_SMALL:
+                continue
+            check(st, "members")
+            return [
+                MemberInfo(m.node_id, m.pid, MEMBER_STATES.get(m.state, "unknown"),
+                           m.label.decode("utf-8", "replace"), m.joined_at_ms, m.last_heartbeat_ms)
+                for m in arr[: count.value]
+            ]
+
+    def ring(
+        self, name: str, *, capacity: Optional[int] = None, max_payload: Optional[int] = None,
+        kind: Optional[int] = None, mode: int = 0,
+    ) -> "Ring":
+        """Opens ring ``name``. Without geometry it attaches to what exists or creates defaults."""
+        return Ring._open(self, name, capacity, max_payload, kind, mode)
+
+    def cache(
+        self, name: str, *, capacity: Optional[int] = None, max_key: Optional[int] = None,
+        max_value: Optional[int] = None, mode: int = 0,
+    ) -> "Cache":
+        """Opens cache ``name``. Without limits it attaches to what exists or creates defaults."""
+        return Cache._open(self, name, capacity, max_key, max_value, mode)
+
+    @staticmethod
+    def unlink(name: str) -> None:
+        check(lib.orbit_fleet_unlink(_name(name, "fleet")), "unlink fleet")
+
+
+class Ring(Handle):
+    """A ring of frames; thread-safe."""
+
+    _free = staticmethod(lib.orbit_ring_free)
+
+    @classmethod
+    def _open(cls, fleet: Fleet, name: str, capacity, max_payload, kind, mode) -> "Ring":
+        opts = None
+        if capacity is not None or max_payload is not None or kind is not None or mode:
+            o = RingOptions()
+            lib.orbit_ring_options_init(ctypes.byref(o))
+            if capacity is not None:
+                o.capacity = capacity
+            if max_payload is not None:
+                o.max_payload = max_payload
+            if kind is not None:
+                o.kind = kind
+            o.mode = mode
+            opts = ctypes.byref(o)
+        out = ctypes.c_void_p()
+        check(lib.orbit_ring_open(fleet._h, _name(name, "ring"), opts, ctypes.byref(out)), f"open ring {name!r}")
+        r = cls(out, (fleet,))
+        r.name = name
+        r._max = r.info().max_payload
+        return r
+
+    def write(self, payload: Bytes, *, kind: int = 0, ver: int = 0) -> int:
+        """Appends a frame; returns its id."""
+        ptr, n, keep = _buffer(payload)
+        out = ctypes.c_uint64()
+        check(lib.orbit_ring_write(self._h, kind, ver, ptr, n, ctypes.byref(out)), "write")
+        del keep
+        return out.value
+
+    def read(self, frame_id: int) -> Frame:
+        """The frame ``frame_id``; raises NotFound once overwritten."""
+        buf = ctypes.create_string_buffer(self._max)
+        f = FrameC()
+        st = lib.orbit_ring_read(self._h, frame_id, ctypes.byref(f), buf, self._max)
+        if st == _errors.NOT_FOUND:
+            raise_outcome(st, f"frame {frame_id:#x}")
+        check(st, "read")
+        return Frame(f.id, f.ver, f.kind, buf.raw[: f.len], f.lost)
+
+    def info(self) -> RingInfo:
+        i = RingInfoC()
+        check(lib.orbit_ring_stat(self._h, ctypes.byref(i)), "stat")
+        return RingInfo(i.capacity, i.head, i.takeovers, i.max_payload, i.slot_stride, i.kind)
+
+    def cursor(self, start: int = FROM_OLDEST) -> "Cursor":
+        out = ctypes.c_void_p()
+        check(lib.orbit_cursor_open(self._h, start, ctypes.byref(out)), "cursor")
+        return Cursor(out, self)
+
+    @staticmethod
+    def unlink(fleet: str, name: str) -> None:
+        check(lib.orbit_ring_unlink(_name(fleet, "fleet"), _name(name, "ring")), "unlink ring")
+
+
+class Cursor(Handle):
+    """A reader's position; iterate to drain what is available. One thread at a time."""
+
+    _free = staticmethod(lib.orbit_cursor_free)
+
+    def __init__(self, ptr: ctypes.c_void_p, ring: Ring) -> None:
+        super().__init__(ptr, (ring,))
+        self._buf = ctypes.create_string_buffer(ring._max)
+        self._frame = FrameC()
+
+    def next(self) -> Optional[Frame]:
+        """The next frame, or None at the head."""
+        f = self._frame
+        st = check(lib.orbit_cursor_next(self._h, ctypes.byref(f), self._buf, len(self._buf)), "next")
+        if st == _errors.EMPTY:
+            return None
+        return Frame(f.id, f.ver, f.kind, self._buf.raw[: f.len], f.lost)
+
+    def wait(self, timeout: float) -> bool:
+        """Blocks up to ``timeout`` seconds; True when a frame is ready, False on timeout."""
+        st = check(lib.orbit_cursor_wait(self._h, max(0, int(timeout * 1e9))), "wait")
+        return st == _errors.OK
+
+    @property
+    def lost(self) -> int:
+        return lib.orbit_cursor_lost(self._h)
+
+    def __iter__(self) -> Iterator[Frame]:
+        while True:
+            f = self.next()
+            if f is None:
+                return
+            yield f
+
+
+class CacheValue(NamedTuple):
+    value: bytes
+    version: int
+    expires_at_ms: int
+
+
+class CacheStats(NamedTuple):
+    entries: int
+    hits: int
+    misses: int
+    sets: int
+    evictions: int
+    deletes: int
+    takeovers: int
+    clears: int
+    capacity: int
+    max_key: int
+    max_value: int
+
+
+def _key(key: Union[str, Bytes]) -> tuple:
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    return _buffer(key)
+
+
+class Cache(Handle, MutableMapping):
+    """A fleet-shared key/value cache; thread-safe.
+
+    Keys are bytes (str is encoded as UTF-8); values are bytes. Besides the
+    methods it is a mapping: ``cache[k]``, ``cache[k] = v``, ``del cache[k]``,
+    ``k in cache``. ``len()`` and iteration are not offered (a shared cache
+    changes under you); use :meth:`stats`.
+    """
+
+    _free = staticmethod(lib.orbit_cache_free)
+
+    @classmethod
+    def _open(cls, fleet: Fleet, name: str, capacity, max_key, max_value, mode) -> "Cache":
+        opts = None
+        if capacity is not None or max_key is not None or max_value is not None or mode:
+            o = CacheOptions()
+            lib.orbit_cache_options_init(ctypes.byref(o))
+            if capacity is not None:
+                o.capacity = capacity
+            if max_key is not None:
+                o.max_key = max_key
+            if max_value is not None:
+                o.max_value = max_value
+            o.mode = mode
+            opts = ctypes.byref(o)
+        out = ctypes.c_void_p()
+        check(lib.orbit_cache_open(fleet._h, _name(name, "cache"), opts, ctypes.byref(out)), f"open cache {name!r}")
+        c = cls(out, (fleet,))
+        c.name = name
+        c._buf = ctypes.create_string_buffer(max(c.stats().max_value, 1))
+        return c
+
+    def get_entry(self, key: Union[str, Bytes]) -> Optional[CacheValue]:
+        """Value, version and expiry of ``key``, or None if absent."""
+        kp, kn, keep = _key(key)
+        n = ctypes.c_size_t()
+        meta = CacheMeta()
+        st = lib.orbit_cache_get(self._h, kp, kn, self._buf, len(self._buf), ctypes.byref(n), ctypes.byref(meta))
+        if st == _errors.NOT_FOUND:
+            return None
+        check(st, "get")
+        del keep
+        return CacheValue(self._buf.raw[: n.value], meta.version, meta.expires_at_ms)
+
+    def get(self, key: Union[str, Bytes], default: Any = None) -> Any:  # type: ignore[override]
+        e = self.get_entry(key)
+        return default if e is None else e.value
+
+    def set(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> None:
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        check(lib.orbit_cache_set(self._h, kp, kn, vp, vn, ttl_ms), "set")
+
+    def add(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> bool:
+        """Stores only if absent; False if the key was present."""
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        return check(lib.orbit_cache_add(self._h, kp, kn, vp, vn, ttl_ms), "add") == _errors.OK
+
+    def cas(self, key: Union[str, Bytes], expected_version: int, value: Bytes, ttl_ms: int = 0) -> bool:
+        """Stores only if the entry's version is still ``expected_version``; False otherwise.
+        Raises NotFound if the key is absent."""
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        st = lib.orbit_cache_cas(self._h, kp, kn, expected_version, vp, vn, ttl_ms)
+        if st == _errors.NOT_FOUND:
+            raise_outcome(st, "cas")
+        return check(st, "cas") == _errors.OK
+
+    def incr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
+        """Adds ``delta`` to an 8-byte counter (created at ``delta``); returns the new value."""
+        kp, kn, k = _key(key)
+        out = ctypes.c_int64()
+        check(lib.orbit_cache_incr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "incr")
+        return out.value
+
+    def decr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
+        kp, kn, k = _key(key)
+        out = ctypes.c_int64()
+        check(lib.orbit_cache_decr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "decr")
+        return out.value
+
+    def delete(self, key: Union[str, Bytes]) -> bool:
+        """Removes ``key``; False if it was absent."""
+        kp, kn, k = _key(key)
+        return check(lib.orbit_cache_delete(self._h, kp, kn), "delete") == _errors.OK
+
+    def clear(self) -> None:
+        check(lib.orbit_cache_clear(self._h), "clear")
+
+    def stats(self) -> CacheStats:
+        s = CacheStatsC()
+        check(lib.orbit_cache_stat(self._h, ctypes.byref(s)), "stats")
+        return CacheStats(*(getattr(s, f) for f, _ in CacheStatsC._fields_))
+
+    def __getitem__(self, key: Union[str, Bytes]) -> bytes:
+        e = self.get_entry(key)
+        if e is None:
+            raise KeyError(key)
+        return e.value
+
+    def __setitem__(self, key: Union[str, Bytes], value: Bytes) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: Union[str, Bytes]) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, (str, bytes, bytearray, memoryview)):
+            return False
+        kp, kn, k = _key(key)
+        return check(lib.orbit_cache_exists(self._h, kp, kn), "exists") == _errors.OK
+
+    def __iter__(self):
+        raise TypeError("a shared cache cannot be iterated from Python; use stats()")
+
+    def __len__(self) -> int:
+        return self.stats().entries
+
+    @staticmethod
+    def unlink(fleet: str, name: str) -> None:
+        check(lib.orbit_cache_unlink(_name(fleet, "fleet"), _name(name, "cache")), "unlink cache")
