@@ -15,6 +15,7 @@
 #   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
+#   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
@@ -32,7 +33,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build clean loom py-test go-test bench
+        c-test-build clean loom py-test go-test cpp-test bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -60,13 +61,18 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind py-test go-test
+test: fmt-check clippy rust-test loom c-test c-test-valgrind cpp-test py-test go-test
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
 loom:
 	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=$(CURDIR)/target/loom \
 	  $(CARGO) test --release --lib
+
+cpp-test: stage
+	$(CONFIGURE) -S bindings/cpp/tests -B $(BUILD)/cpp-tests -DCMAKE_PREFIX_PATH=$(STAGE)
+	$(CMAKE) --build $(BUILD)/cpp-tests
+	$(CTEST) --test-dir $(BUILD)/cpp-tests --output-on-failure --no-tests=error
 
 PY_VENV := $(BUILD)/venv
 py-test: stage
