@@ -12,6 +12,7 @@
 #   make rust-test         cargo test (every Rust test)
 #   make c-test            the C test suite (c-tests/, ctest) against ./stage
 #   make c-test-valgrind   the same suite once more under valgrind memcheck
+#   make c-test-asan       the same suite built with -fsanitize=address,undefined
 #   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
@@ -33,7 +34,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build clean loom py-test go-test cpp-test bench
+        c-test-build c-test-asan clean loom py-test go-test cpp-test bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -61,7 +62,7 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind cpp-test py-test go-test
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -108,6 +109,13 @@ c-test: c-test-build
 
 c-test-valgrind: c-test-build
 	$(CTEST) --test-dir $(BUILD)/c-tests -L valgrind --output-on-failure --no-tests=error
+
+# ASan's leak checker needs ptrace, which some sandboxes deny; memcheck covers leaks.
+c-test-asan: stage
+	$(CONFIGURE) -S c-tests -B $(BUILD)/c-tests-asan -DCMAKE_PREFIX_PATH=$(STAGE) -DORBIT_SANITIZE=ON
+	$(CMAKE) --build $(BUILD)/c-tests-asan
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(CTEST) --test-dir $(BUILD)/c-tests-asan -LE valgrind --output-on-failure --no-tests=error
 
 clean:
 	rm -rf $(BUILD) $(STAGE)
