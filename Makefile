@@ -5,12 +5,19 @@
 #                          (default /usr/local; DESTDIR is honoured)
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
-#   make test              what CI runs: fmt-check, clippy, rust-test, c-test, c-test-valgrind
+#   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
+#                          py-test, go-test
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
 #   make c-test            the C test suite (c-tests/, ctest) against ./stage
 #   make c-test-valgrind   the same suite once more under valgrind memcheck
+#   make c-test-asan       the same suite built with -fsanitize=address,undefined
+#   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
+#   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
+#   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
+#   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
+#   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
 PREFIX ?= /usr/local
@@ -27,7 +34,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build clean
+        c-test-build c-test-asan clean loom py-test go-test cpp-test bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -55,8 +62,34 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test c-test c-test-valgrind
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test
 	@echo "make test: all passed"
+
+# Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
+loom:
+	RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 CARGO_TARGET_DIR=$(CURDIR)/target/loom \
+	  $(CARGO) test --release --lib
+
+cpp-test: stage
+	$(CONFIGURE) -S bindings/cpp/tests -B $(BUILD)/cpp-tests -DCMAKE_PREFIX_PATH=$(STAGE)
+	$(CMAKE) --build $(BUILD)/cpp-tests
+	$(CTEST) --test-dir $(BUILD)/cpp-tests --output-on-failure --no-tests=error
+
+PY_VENV := $(BUILD)/venv
+py-test: stage
+	python3 -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet ./bindings/python
+	cd bindings/python/tests && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so \
+	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+GO_ENV = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
+go-test: stage
+	cd bindings/go && $(GO_ENV) go vet ./...
+	cd bindings/go && $(GO_ENV) go test -count=1 ./...
+	cd bindings/go && $(GO_ENV) go test -count=1 -race ./...
+
+bench:
+	$(CARGO) bench
 
 fmt-check:
 	$(CARGO) fmt --all --check
@@ -76,6 +109,13 @@ c-test: c-test-build
 
 c-test-valgrind: c-test-build
 	$(CTEST) --test-dir $(BUILD)/c-tests -L valgrind --output-on-failure --no-tests=error
+
+# ASan's leak checker needs ptrace, which some sandboxes deny; memcheck covers leaks.
+c-test-asan: stage
+	$(CONFIGURE) -S c-tests -B $(BUILD)/c-tests-asan -DCMAKE_PREFIX_PATH=$(STAGE) -DORBIT_SANITIZE=ON
+	$(CMAKE) --build $(BUILD)/c-tests-asan
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(CTEST) --test-dir $(BUILD)/c-tests-asan -LE valgrind --output-on-failure --no-tests=error
 
 clean:
 	rm -rf $(BUILD) $(STAGE)

@@ -16,6 +16,27 @@
 /* The C ABI version this header describes; compare with orbit_abi_version(). */
 #define ORBIT_ABI_VERSION 1
 
+/*
+ * Opaque handles. Each is created by an _open/_join function, freed by its
+ * _free function (NULL is a no-op), and never dereferenced by the caller.
+ * Freeing a handle twice is a bug: it is detected and ignored only while the
+ * handle's memory has not been reused.
+ */
+/** Fleet membership or observer (Rust: orbit::Fleet). Thread-safe. Free with orbit_fleet_free. */
+typedef struct orbit_fleet orbit_fleet;
+/** A ring (Rust: orbit::Ring). Thread-safe. Free with orbit_ring_free. */
+typedef struct orbit_ring orbit_ring;
+/** A reader's cursor (Rust: orbit::Cursor). One thread at a time. Free with orbit_cursor_free. */
+typedef struct orbit_cursor orbit_cursor;
+/** A cache (Rust: orbit::OrbitCache). Thread-safe. Free with orbit_cache_free. */
+typedef struct orbit_cache orbit_cache;
+/** An event bus (Rust: orbit::Bus). Thread-safe. Free with orbit_bus_free. */
+typedef struct orbit_bus orbit_bus;
+/** A bus subscription (Rust: orbit::Subscription). One thread at a time. Free with orbit_subscription_free. */
+typedef struct orbit_subscription orbit_subscription;
+/** A granted lease (Rust: orbit::Lease). One thread at a time. orbit_lease_free releases it if held. */
+typedef struct orbit_lease orbit_lease;
+
 
 /**
  * Status codes shared by every language binding. Values never change once
@@ -161,61 +182,6 @@ enum orbit_member_state
 #ifndef __cplusplus
 typedef uint32_t orbit_member_state;
 #endif // __cplusplus
-
-/**
- * An event bus handle. Behind it: `orbit::Bus`.
- *
- * Thread-safe: any number of threads may publish and subscribe through one
- * handle. Free with `orbit_bus_free`; subscriptions keep the bus mapped.
- */
-typedef struct orbit_bus orbit_bus;
-
-/**
- * A cache handle. Behind it: `orbit::OrbitCache`.
- *
- * Thread-safe: any number of threads may read and write through one handle.
- * Free with `orbit_cache_free`.
- */
-typedef struct orbit_cache orbit_cache;
-
-/**
- * A reader's cursor. Behind it: `orbit::Cursor`.
- *
- * Not thread-safe: one thread at a time (it may move between threads).
- */
-typedef struct orbit_cursor orbit_cursor;
-
-/**
- * A fleet membership (or observer) handle. Behind it: `orbit::Fleet`.
- *
- * Thread-safe. Free with `orbit_fleet_free`; rings and other objects opened
- * through it keep what they need alive, so it may be freed before them.
- */
-typedef struct orbit_fleet orbit_fleet;
-
-/**
- * A granted lease. Behind it: `orbit::Lease`.
- *
- * Not thread-safe: one thread at a time (it may move between threads).
- * `orbit_lease_free` releases it if it is still held.
- */
-typedef struct orbit_lease orbit_lease;
-
-/**
- * A ring handle. Behind it: `orbit::Ring`.
- *
- * Thread-safe: any number of threads may write and read through one handle.
- * Free with `orbit_ring_free`; cursors opened on it keep the ring mapped.
- */
-typedef struct orbit_ring orbit_ring;
-
-/**
- * A subscription: a position in a bus plus a topic-prefix filter. Behind it:
- * `orbit::Subscription`.
- *
- * Not thread-safe: one thread at a time (it may move between threads).
- */
-typedef struct orbit_subscription orbit_subscription;
 
 /**
  * Bus geometry. Initialise with `orbit_bus_options_init`.
@@ -630,10 +596,10 @@ void orbit_bus_options_init(struct orbit_bus_options *opts);
  * **Ownership**: free `*out` with `orbit_bus_free` (never unlinks).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_bus_open(struct orbit_fleet *f,
+orbit_status orbit_bus_open(orbit_fleet *f,
                             const char *name,
                             const struct orbit_bus_options *opts,
-                            struct orbit_bus **out);
+                            orbit_bus **out);
 
 /**
  * Publishes an event. Never waits for subscribers: one that falls behind
@@ -649,7 +615,7 @@ orbit_status orbit_bus_open(struct orbit_fleet *f,
  * **Thread safety**: any thread; lock-free, no allocation, no syscall unless a
  * subscriber is blocked in `orbit_subscription_wait`.
  */
-orbit_status orbit_bus_publish(struct orbit_bus *b,
+orbit_status orbit_bus_publish(orbit_bus *b,
                                const char *topic,
                                const void *data,
                                size_t len,
@@ -667,10 +633,10 @@ orbit_status orbit_bus_publish(struct orbit_bus *b,
  * **Ownership**: free `*out` with `orbit_subscription_free`; it keeps the bus
  * mapped. **Thread safety**: any thread.
  */
-orbit_status orbit_bus_subscribe(const struct orbit_bus *b,
+orbit_status orbit_bus_subscribe(const orbit_bus *b,
                                  const char *topic_prefix,
                                  orbit_from from,
-                                 struct orbit_subscription **out);
+                                 orbit_subscription **out);
 
 /**
  * Reads the next event whose topic matches, in publish order.
@@ -687,7 +653,7 @@ orbit_status orbit_bus_subscribe(const struct orbit_bus *b,
  * **Thread safety**: one thread at a time per subscription; no allocation,
  * lock or syscall.
  */
-orbit_status orbit_subscription_next(struct orbit_subscription *s,
+orbit_status orbit_subscription_next(orbit_subscription *s,
                                      struct orbit_event *out,
                                      char *topic,
                                      size_t topic_cap,
@@ -703,7 +669,7 @@ orbit_status orbit_subscription_next(struct orbit_subscription *s,
  * **Thread safety**: one thread at a time per subscription. Sleeps on a futex
  * in the segment; publishers pay a wake-up only while someone waits.
  */
-orbit_status orbit_subscription_wait(struct orbit_subscription *s, uint64_t timeout_ns);
+orbit_status orbit_subscription_wait(orbit_subscription *s, uint64_t timeout_ns);
 
 /**
  * Total frames this subscription has lost so far, whatever their topic (0
@@ -711,14 +677,14 @@ orbit_status orbit_subscription_wait(struct orbit_subscription *s, uint64_t time
  *
  * **Thread safety**: as `orbit_subscription_next`.
  */
-uint64_t orbit_subscription_lost(const struct orbit_subscription *s);
+uint64_t orbit_subscription_lost(const orbit_subscription *s);
 
 /**
  * Frees a subscription. NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_subscription_free(struct orbit_subscription *s);
+void orbit_subscription_free(orbit_subscription *s);
 
 /**
  * Frees a bus handle (unmaps once no subscription uses it; never unlinks).
@@ -726,7 +692,7 @@ void orbit_subscription_free(struct orbit_subscription *s);
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_bus_free(struct orbit_bus *b);
+void orbit_bus_free(orbit_bus *b);
 
 /**
  * Removes bus `name` of `fleet` from the system. Processes that have it open
@@ -763,10 +729,10 @@ void orbit_cache_options_init(struct orbit_cache_options *opts);
  * **Ownership**: free `*out` with `orbit_cache_free` (never unlinks).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_cache_open(struct orbit_fleet *f,
+orbit_status orbit_cache_open(orbit_fleet *f,
                               const char *name,
                               const struct orbit_cache_options *opts,
-                              struct orbit_cache **out);
+                              orbit_cache **out);
 
 /**
  * Looks `key` up and copies its value into `buf`.
@@ -780,7 +746,7 @@ orbit_status orbit_cache_open(struct orbit_fleet *f,
  * `TOO_LARGE` (key over `max_key`). `*meta` is zeroed unless `OK`.
  * **Thread safety**: any thread; lock-free, no allocation, lock or syscall.
  */
-orbit_status orbit_cache_get(const struct orbit_cache *c,
+orbit_status orbit_cache_get(const orbit_cache *c,
                              const void *key,
                              size_t klen,
                              void *buf,
@@ -794,7 +760,7 @@ orbit_status orbit_cache_get(const struct orbit_cache *c,
  * **Returns** `OK` (present); `NOT_FOUND`; `NULL_ARGUMENT`;
  * `INVALID_ARGUMENT`; `TOO_LARGE`. **Thread safety**: any thread; lock-free.
  */
-orbit_status orbit_cache_exists(const struct orbit_cache *c, const void *key, size_t klen);
+orbit_status orbit_cache_exists(const orbit_cache *c, const void *key, size_t klen);
 
 /**
  * Stores `val` under `key`, replacing any previous value.
@@ -809,7 +775,7 @@ orbit_status orbit_cache_exists(const struct orbit_cache *c, const void *key, si
  * **Thread safety**: any thread; writers of the same bucket serialise, a
  * dead holder's bucket is taken over.
  */
-orbit_status orbit_cache_set(struct orbit_cache *c,
+orbit_status orbit_cache_set(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              const void *val,
@@ -823,7 +789,7 @@ orbit_status orbit_cache_set(struct orbit_cache *c,
  * **Returns** `CONFLICT` if the key is present (nothing stored), else as
  * `orbit_cache_set`. Of N processes racing to add one key, exactly one gets `OK`.
  */
-orbit_status orbit_cache_add(struct orbit_cache *c,
+orbit_status orbit_cache_add(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              const void *val,
@@ -838,7 +804,7 @@ orbit_status orbit_cache_add(struct orbit_cache *c,
  * **Returns** `CONFLICT` (the version changed; nothing stored); `NOT_FOUND`
  * (the key is absent); else as `orbit_cache_set`.
  */
-orbit_status orbit_cache_cas(struct orbit_cache *c,
+orbit_status orbit_cache_cas(orbit_cache *c,
                              const void *key,
                              size_t klen,
                              uint64_t expected_version,
@@ -858,7 +824,7 @@ orbit_status orbit_cache_cas(struct orbit_cache *c,
  * **Thread safety**: any thread; N processes doing K increments each end at
  * exactly N*K.
  */
-orbit_status orbit_cache_incr(struct orbit_cache *c,
+orbit_status orbit_cache_incr(orbit_cache *c,
                               const void *key,
                               size_t klen,
                               int64_t delta,
@@ -871,7 +837,7 @@ orbit_status orbit_cache_incr(struct orbit_cache *c,
  *
  * **Parameters**, **Returns**, **Thread safety**: as `orbit_cache_incr`.
  */
-orbit_status orbit_cache_decr(struct orbit_cache *c,
+orbit_status orbit_cache_decr(orbit_cache *c,
                               const void *key,
                               size_t klen,
                               int64_t delta,
@@ -885,7 +851,7 @@ orbit_status orbit_cache_decr(struct orbit_cache *c,
  * `INVALID_ARGUMENT`; `TOO_LARGE`; `READ_ONLY`; `TIMEOUT`.
  * **Thread safety**: as `orbit_cache_set`.
  */
-orbit_status orbit_cache_delete(struct orbit_cache *c, const void *key, size_t klen);
+orbit_status orbit_cache_delete(orbit_cache *c, const void *key, size_t klen);
 
 /**
  * Invalidates every entry written before this call, in every process.
@@ -894,21 +860,21 @@ orbit_status orbit_cache_delete(struct orbit_cache *c, const void *key, size_t k
  * fleet handle). **Thread safety**: any thread; O(1) for correctness, then
  * one pass over the log to update the statistics.
  */
-orbit_status orbit_cache_clear(struct orbit_cache *c);
+orbit_status orbit_cache_clear(orbit_cache *c);
 
 /**
  * Fills `out` with the statistics summed over every node, and the geometry.
  *
  * **Returns** `OK`; `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_cache_stat(const struct orbit_cache *c, struct orbit_cache_stats *out);
+orbit_status orbit_cache_stat(const orbit_cache *c, struct orbit_cache_stats *out);
 
 /**
  * Frees a cache handle (unmaps; never unlinks). NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_cache_free(struct orbit_cache *c);
+void orbit_cache_free(orbit_cache *c);
 
 /**
  * Removes cache `name` of `fleet` from the system. Processes that have it
@@ -941,7 +907,7 @@ void orbit_contest_options_init(struct orbit_contest_options *opts);
  * `CORRUPT`; `NOT_EXIST` (observer, no table yet); `PERMISSION`; `IO`.
  * **Thread safety**: any thread.
  */
-orbit_status orbit_contest_open(struct orbit_fleet *f, const struct orbit_contest_options *opts);
+orbit_status orbit_contest_open(orbit_fleet *f, const struct orbit_contest_options *opts);
 
 /**
  * Claims `subject` for `ttl_ms` milliseconds. Succeeds for exactly one live
@@ -960,10 +926,10 @@ orbit_status orbit_contest_open(struct orbit_fleet *f, const struct orbit_contes
  * **Ownership**: free `*out` with `orbit_lease_free` (which releases it if
  * still held). **Thread safety**: any thread; no allocation beyond the handle.
  */
-orbit_status orbit_contest_claim(struct orbit_fleet *f,
+orbit_status orbit_contest_claim(orbit_fleet *f,
                                  const char *subject,
                                  uint64_t ttl_ms,
-                                 struct orbit_lease **out);
+                                 orbit_lease **out);
 
 /**
  * Fills `out` with the live holder of `subject`.
@@ -972,7 +938,7 @@ orbit_status orbit_contest_claim(struct orbit_fleet *f,
  * claimed, or no lease table yet; `*out` zeroed); `NULL_ARGUMENT`;
  * `INVALID_ARGUMENT` (subject). **Thread safety**: any thread.
  */
-orbit_status orbit_contest_holder(const struct orbit_fleet *f,
+orbit_status orbit_contest_holder(const orbit_fleet *f,
                                   const char *subject,
                                   struct orbit_holder *out);
 
@@ -981,7 +947,7 @@ orbit_status orbit_contest_holder(const struct orbit_fleet *f,
  *
  * **Thread safety**: any thread.
  */
-uint64_t orbit_lease_token(const struct orbit_lease *l);
+uint64_t orbit_lease_token(const orbit_lease *l);
 
 /**
  * Extends the lease to now + `ttl_ms`. A lease whose TTL passed can still be
@@ -991,7 +957,7 @@ uint64_t orbit_lease_token(const struct orbit_lease *l);
  * released); `INVALID_ARGUMENT` (TTL 0; fleet handle inherited through
  * `fork()`); `NULL_ARGUMENT`. **Thread safety**: one thread at a time per lease.
  */
-orbit_status orbit_lease_renew(struct orbit_lease *l, uint64_t ttl_ms);
+orbit_status orbit_lease_renew(orbit_lease *l, uint64_t ttl_ms);
 
 /**
  * Releases the lease so another may claim it at once. Releasing again is a
@@ -1003,14 +969,14 @@ orbit_status orbit_lease_renew(struct orbit_lease *l, uint64_t ttl_ms);
  * released). **Ownership**: the handle stays valid until `orbit_lease_free`.
  * **Thread safety**: one thread at a time per lease.
  */
-orbit_status orbit_lease_release(struct orbit_lease *l);
+orbit_status orbit_lease_release(orbit_lease *l);
 
 /**
  * Frees a lease handle, releasing the lease if it is still held. NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_lease_free(struct orbit_lease *l);
+void orbit_lease_free(orbit_lease *l);
 
 /**
  * Removes the lease table of `fleet` and its audit ring from the system.
@@ -1045,7 +1011,7 @@ void orbit_fleet_options_init(struct orbit_fleet_options *opts);
  */
 orbit_status orbit_fleet_join(const char *fleet,
                               const struct orbit_fleet_options *opts,
-                              struct orbit_fleet **out);
+                              orbit_fleet **out);
 
 /**
  * Attaches to an existing fleet read-only, without taking a node id. Objects
@@ -1056,14 +1022,14 @@ orbit_status orbit_fleet_join(const char *fleet,
  * fleet); `PERMISSION`; `INCOMPATIBLE`; `CORRUPT`; `IO`. On failure `*out` is NULL.
  * **Ownership**: free `*out` with `orbit_fleet_free`. **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_observe(const char *fleet, struct orbit_fleet **out);
+orbit_status orbit_fleet_observe(const char *fleet, orbit_fleet **out);
 
 /**
  * This member's node id (1-based), or 0 for an observer or an invalid handle.
  *
  * **Thread safety**: any thread.
  */
-uint16_t orbit_fleet_node_id(const struct orbit_fleet *f);
+uint16_t orbit_fleet_node_id(const orbit_fleet *f);
 
 /**
  * Records a heartbeat for this member in the membership table and appends it
@@ -1075,7 +1041,7 @@ uint16_t orbit_fleet_node_id(const struct orbit_fleet *f);
  * `heartbeats` exists that is not a heartbeat ring; the table was updated).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_heartbeat(struct orbit_fleet *f);
+orbit_status orbit_fleet_heartbeat(orbit_fleet *f);
 
 /**
  * Lists the fleet's members with their state now (alive, stale, dead).
@@ -1086,7 +1052,7 @@ orbit_status orbit_fleet_heartbeat(struct orbit_fleet *f);
  * `BUFFER_TOO_SMALL` (`*out_count` is the number needed; nothing is written);
  * `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_fleet_members(const struct orbit_fleet *f,
+orbit_status orbit_fleet_members(const orbit_fleet *f,
                                  struct orbit_member *out,
                                  size_t cap,
                                  size_t *out_count);
@@ -1104,7 +1070,7 @@ orbit_status orbit_fleet_members(const struct orbit_fleet *f,
  * is not a heartbeat ring). **Thread safety**: any thread; reads up to 1024
  * history frames and allocates.
  */
-orbit_status orbit_fleet_heartbeats(const struct orbit_fleet *f,
+orbit_status orbit_fleet_heartbeats(const orbit_fleet *f,
                                     struct orbit_heartbeat *out,
                                     size_t cap,
                                     size_t *out_count);
@@ -1116,7 +1082,7 @@ orbit_status orbit_fleet_heartbeats(const struct orbit_fleet *f,
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_fleet_free(struct orbit_fleet *f);
+void orbit_fleet_free(orbit_fleet *f);
 
 /**
  * Removes the fleet's membership table and its heartbeat history ring from
@@ -1194,10 +1160,10 @@ void orbit_ring_options_init(struct orbit_ring_options *opts);
  * **Ownership**: free `*out` with `orbit_ring_free` (never unlinks).
  * **Thread safety**: any thread.
  */
-orbit_status orbit_ring_open(struct orbit_fleet *f,
+orbit_status orbit_ring_open(orbit_fleet *f,
                              const char *name,
                              const struct orbit_ring_options *opts,
-                             struct orbit_ring **out);
+                             orbit_ring **out);
 
 /**
  * Appends a frame. Never waits for readers; a reader that falls behind loses
@@ -1212,7 +1178,7 @@ orbit_status orbit_ring_open(struct orbit_fleet *f,
  * **Thread safety**: any thread; lock-free, no allocation, no syscall unless
  * a reader is blocked in `orbit_cursor_wait`.
  */
-orbit_status orbit_ring_write(struct orbit_ring *r,
+orbit_status orbit_ring_write(orbit_ring *r,
                               uint8_t frame_kind,
                               uint64_t ver,
                               const void *data,
@@ -1228,7 +1194,7 @@ orbit_status orbit_ring_write(struct orbit_ring *r,
  * ring's id); `BUFFER_TOO_SMALL` (`out->len` is the length needed);
  * `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_ring_read(const struct orbit_ring *r,
+orbit_status orbit_ring_read(const orbit_ring *r,
                              uint64_t id,
                              struct orbit_frame *out,
                              void *buf,
@@ -1239,14 +1205,14 @@ orbit_status orbit_ring_read(const struct orbit_ring *r,
  *
  * **Returns** `OK`; `NULL_ARGUMENT`. **Thread safety**: any thread.
  */
-orbit_status orbit_ring_stat(const struct orbit_ring *r, struct orbit_ring_info *out);
+orbit_status orbit_ring_stat(const orbit_ring *r, struct orbit_ring_info *out);
 
 /**
  * Frees a ring handle (unmaps once no cursor uses it; never unlinks). NULL is a no-op.
  *
  * **Thread safety**: not concurrently with other calls on the same handle.
  */
-void orbit_ring_free(struct orbit_ring *r);
+void orbit_ring_free(orbit_ring *r);
 
 /**
  * Removes ring `name` of `fleet` from the system. Processes that have it open
@@ -1264,9 +1230,7 @@ orbit_status orbit_ring_unlink(const char *fleet, const char *name);
  * **Ownership**: free `*out` with `orbit_cursor_free`; the cursor keeps the
  * ring mapped. **Thread safety**: any thread.
  */
-orbit_status orbit_cursor_open(const struct orbit_ring *r,
-                               orbit_from from,
-                               struct orbit_cursor **out);
+orbit_status orbit_cursor_open(const orbit_ring *r, orbit_from from, orbit_cursor **out);
 
 /**
  * Reads the next frame in position order.
@@ -1279,10 +1243,7 @@ orbit_status orbit_cursor_open(const struct orbit_ring *r,
  * `NULL_ARGUMENT`. **Thread safety**: one thread at a time per cursor; no
  * allocation, lock or syscall.
  */
-orbit_status orbit_cursor_next(struct orbit_cursor *c,
-                               struct orbit_frame *out,
-                               void *buf,
-                               size_t cap);
+orbit_status orbit_cursor_next(orbit_cursor *c, struct orbit_frame *out, void *buf, size_t cap);
 
 /**
  * Blocks until `orbit_cursor_next` has something to return, at most
@@ -1292,19 +1253,19 @@ orbit_status orbit_cursor_next(struct orbit_cursor *c,
  * **Thread safety**: one thread at a time per cursor. Sleeps on a futex in the
  * segment; writers pay a wake-up only while someone waits.
  */
-orbit_status orbit_cursor_wait(struct orbit_cursor *c, uint64_t timeout_ns);
+orbit_status orbit_cursor_wait(orbit_cursor *c, uint64_t timeout_ns);
 
 /**
  * Total frames this cursor has lost so far (0 for NULL).
  *
  * **Thread safety**: as `orbit_cursor_next`.
  */
-uint64_t orbit_cursor_lost(const struct orbit_cursor *c);
+uint64_t orbit_cursor_lost(const orbit_cursor *c);
 
 /**
  * Frees a cursor. NULL is a no-op.
  */
-void orbit_cursor_free(struct orbit_cursor *c);
+void orbit_cursor_free(orbit_cursor *c);
 
 #ifdef __cplusplus
 }  // extern "C"

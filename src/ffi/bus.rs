@@ -14,6 +14,13 @@ use crate::error::{Error, Result, Status};
 ///
 /// Thread-safe: any number of threads may publish and subscribe through one
 /// handle. Free with `orbit_bus_free`; subscriptions keep the bus mapped.
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_bus {
     magic: u64,
     bus: Bus,
@@ -24,6 +31,13 @@ impl_handle!(orbit_bus, 0x0F1E_E70F_1EE7_0004, "orbit_bus");
 /// `orbit::Subscription`.
 ///
 /// Not thread-safe: one thread at a time (it may move between threads).
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_subscription {
     magic: u64,
     sub: Subscription,

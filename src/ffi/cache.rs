@@ -14,6 +14,13 @@ use crate::id::NetId64;
 ///
 /// Thread-safe: any number of threads may read and write through one handle.
 /// Free with `orbit_cache_free`.
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_cache {
     magic: u64,
     cache: OrbitCache,

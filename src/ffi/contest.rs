@@ -18,6 +18,13 @@ use crate::error::{Error, Result, Status};
 ///
 /// Not thread-safe: one thread at a time (it may move between threads).
 /// `orbit_lease_free` releases it if it is still held.
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_lease {
     magic: u64,
     lease: Lease,

@@ -15,6 +15,13 @@ use crate::fleet::{Fleet, FleetOptions, HeartbeatState, MemberState};
 ///
 /// Thread-safe. Free with `orbit_fleet_free`; rings and other objects opened
 /// through it keep what they need alive, so it may be freed before them.
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_fleet {
     magic: u64,
     pub(crate) fleet: Fleet,

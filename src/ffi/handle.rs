@@ -130,7 +130,6 @@ pub(crate) fn from_arg(from: orbit_from) -> Result<crate::ring::From> {
 pub(crate) trait Handle: Sized {
     const MAGIC: u64;
     const WHAT: &'static str;
-    fn magic(&self) -> u64;
     fn clear_magic(&mut self);
 
     /// Moves a handle to the heap and hands ownership to C.
@@ -145,16 +144,21 @@ pub(crate) fn handle_ref<'a, T: Handle>(p: *const T) -> Result<&'a T> {
     if p.is_null() {
         return Err(Error::NullArgument(T::WHAT));
     }
-    // SAFETY: non-NULL; the caller promised a pointer from the matching
-    // constructor that was not freed. The magic check catches most violations.
-    let h = unsafe { &*p };
-    if h.magic() != T::MAGIC {
+    // SAFETY: non-NULL, and every handle type is `repr(C)` with its u64 magic
+    // at offset 0 (asserted in `impl_handle!`), so reading 8 bytes at `p` stays
+    // inside any live handle, whatever its type. The reference to `T` is made
+    // only once the magic says it is one.
+    let magic = unsafe { std::ptr::read(p.cast::<u64>()) };
+    if magic != T::MAGIC {
         return Err(Error::InvalidArgument(format!(
             "{} handle is freed or not an {}",
             T::WHAT,
             T::WHAT
         )));
     }
+    // SAFETY: non-NULL, and the magic identifies a live handle of type T made
+    // by `into_raw` (using a freed handle remains the caller's bug).
+    let h = unsafe { &*p };
     Ok(h)
 }
 
@@ -190,12 +194,10 @@ pub(crate) fn handle_free<T: Handle>(p: *mut T) {
 
 macro_rules! impl_handle {
     ($t:ty, $magic:expr, $what:expr) => {
+        const _: () = assert!(::std::mem::offset_of!($t, magic) == 0);
         impl $crate::ffi::Handle for $t {
             const MAGIC: u64 = $magic;
             const WHAT: &'static str = $what;
-            fn magic(&self) -> u64 {
-                self.magic
-            }
             fn clear_magic(&mut self) {
                 self.magic = 0;
             }

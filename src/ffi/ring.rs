@@ -15,6 +15,13 @@ use crate::ring::{Cursor, FrameInfo, Ring, RingOptions};
 ///
 /// Thread-safe: any number of threads may write and read through one handle.
 /// Free with `orbit_ring_free`; cursors opened on it keep the ring mapped.
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_ring {
     magic: u64,
     ring: Ring,
@@ -24,6 +31,13 @@ impl_handle!(orbit_ring, 0x0F1E_E70F_1EE7_0002, "orbit_ring");
 /// A reader's cursor. Behind it: `orbit::Cursor`.
 ///
 /// Not thread-safe: one thread at a time (it may move between threads).
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
 pub struct orbit_cursor {
     magic: u64,
     cursor: Cursor,

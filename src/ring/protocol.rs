@@ -510,6 +510,8 @@ mod loom_models {
     /// frame, never a torn one.
     #[test]
     fn reader_never_sees_a_torn_frame() {
+        // Every racing side runs in a spawned thread: loom 0.7 explores only one
+        // schedule when the model's main thread itself races (loom#392).
         loom::model(|| {
             let m = Model::new(2);
             let m2 = m.clone();
@@ -517,15 +519,16 @@ mod loom_models {
                 let v = m2.view();
                 write(&v, 1 << 16, 7, &|_| false);
             });
-            let v = m.view();
-            match check_read(&v, 0) {
+            let m3 = m.clone();
+            let r = loom::thread::spawn(move || match check_read(&m3.view(), 0) {
                 ReadOutcome::Frame { ver, .. } => assert_eq!(ver, 7),
                 ReadOutcome::Pending { .. } | ReadOutcome::NotYet => {}
                 other => panic!("unexpected {other:?}"),
-            }
+            });
             w.join().unwrap();
+            r.join().unwrap();
             assert!(matches!(
-                check_read(&v, 0),
+                check_read(&m.view(), 0),
                 ReadOutcome::Frame { ver: 7, .. }
             ));
         });
@@ -540,12 +543,14 @@ mod loom_models {
             write(&m.view(), 1 << 16, 1, &|_| false);
             let m2 = m.clone();
             let w = loom::thread::spawn(move || write(&m2.view(), 1 << 16, 2, &|_| false));
-            match check_read(&m.view(), 0) {
+            let m3 = m.clone();
+            let r = loom::thread::spawn(move || match check_read(&m3.view(), 0) {
                 ReadOutcome::Frame { ver, .. } => assert_eq!(ver, 1),
                 ReadOutcome::Overwritten => {}
                 other => panic!("unexpected {other:?}"),
-            }
+            });
             assert_eq!(w.join().unwrap(), 1);
+            r.join().unwrap();
         });
     }
 
@@ -563,9 +568,13 @@ mod loom_models {
                     loom::thread::spawn(move || write(&m.view(), node << 16, b, &|_| false))
                 })
                 .collect();
-            let v = m.view();
-            let _ = check_read(&v, 0);
+            let m3 = m.clone();
+            let reader = loom::thread::spawn(move || {
+                let _ = check_read(&m3.view(), 0);
+            });
             let mut positions: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            reader.join().unwrap();
+            let v = m.view();
             positions.sort();
             assert_eq!(positions, vec![0, 1]);
             assert_eq!(v.ctl().head.load(Ordering::Relaxed), 2);
@@ -609,13 +618,19 @@ mod loom_models {
                 }
                 write(&v, 2 << 16, 5, &is_dead)
             });
-            let v = m.view();
-            assert!(
-                !matches!(check_read(&v, 0), ReadOutcome::Frame { .. }),
-                "dead frame delivered"
-            );
-            let _ = check_read(&v, 1);
+            let m3 = m.clone();
+            let reader = loom::thread::spawn(move || {
+                let v = m3.view();
+                let dead = check_read(&v, 0);
+                assert!(
+                    !matches!(dead, ReadOutcome::Frame { .. }),
+                    "dead frame delivered"
+                );
+                let _ = check_read(&v, 1);
+            });
             victim.join().unwrap();
+            reader.join().unwrap();
+            let v = m.view();
             assert_eq!(survivor.join().unwrap(), 1);
             assert!(matches!(
                 check_read(&v, 1),

@@ -271,6 +271,90 @@ private:
     detail::Owner<orbit_ring, orbit_ring_free> h_;
 };
 
+/// A fleet-shared key/value cache. Thread-safe.
+class Cache {
+public:
+    struct Options {
+        uint64_t capacity = 0;  // 0 = library default (entries, a power of two)
+        uint32_t max_key = 0;
+        uint32_t max_value = 0;
+        uint32_t mode = 0;
+    };
+
+    /// Attaches to the existing cache whatever its limits, or creates one with defaults.
+    static Cache open(Fleet &f, std::string_view name) { return open_impl(f, name, nullptr); }
+    /// Creates with these limits, or attaches if they match (Error Incompatible otherwise).
+    static Cache open(Fleet &f, std::string_view name, const Options &o) {
+        orbit_cache_options c;
+        orbit_cache_options_init(&c);
+        if (o.capacity) c.capacity = o.capacity;
+        if (o.max_key) c.max_key = o.max_key;
+        if (o.max_value) c.max_value = o.max_value;
+        c.mode = o.mode;
+        return open_impl(f, name, &c);
+    }
+
+    /// Copies the value into buf: Ok, NotFound, or BufferTooSmall (*len = needed).
+    Status get(Bytes key, void *buf, size_t cap, size_t *len, orbit_cache_meta *meta = nullptr) const noexcept {
+        return detail::st(orbit_cache_get(h_.get(), key.data, key.size, buf, cap, len, meta));
+    }
+    /// The value as a string (empty optional-like: returns false when absent).
+    bool get(Bytes key, std::string &out, orbit_cache_meta *meta = nullptr) const {
+        size_t len = 0;
+        out.resize(out.capacity() ? out.capacity() : 64);
+        for (;;) {
+            Status s = get(key, &out[0], out.size(), &len, meta);
+            if (s == Status::BufferTooSmall) {
+                out.resize(len);
+                continue;
+            }
+            if (s == Status::NotFound) return false;
+            if (s != Status::Ok) throw Error(s, "orbit_cache_get: " + last_error_message());
+            out.resize(len);
+            return true;
+        }
+    }
+    bool exists(Bytes key) const noexcept {
+        return orbit_cache_exists(h_.get(), key.data, key.size) == ORBIT_STATUS_OK;
+    }
+    Status set(Bytes key, Bytes value, uint64_t ttl_ms = 0) noexcept {
+        return detail::st(orbit_cache_set(h_.get(), key.data, key.size, value.data, value.size, ttl_ms));
+    }
+    /// Ok, or Conflict when the key is present.
+    Status add(Bytes key, Bytes value, uint64_t ttl_ms = 0) noexcept {
+        return detail::st(orbit_cache_add(h_.get(), key.data, key.size, value.data, value.size, ttl_ms));
+    }
+    /// Ok, Conflict (version changed) or NotFound.
+    Status cas(Bytes key, uint64_t expected_version, Bytes value, uint64_t ttl_ms = 0) noexcept {
+        return detail::st(
+            orbit_cache_cas(h_.get(), key.data, key.size, expected_version, value.data, value.size, ttl_ms));
+    }
+    Status incr(Bytes key, int64_t delta, int64_t *out, uint64_t ttl_ms = 0) noexcept {
+        return detail::st(orbit_cache_incr(h_.get(), key.data, key.size, delta, ttl_ms, out));
+    }
+    /// Ok or NotFound.
+    Status erase(Bytes key) noexcept { return detail::st(orbit_cache_delete(h_.get(), key.data, key.size)); }
+    Status clear() noexcept { return detail::st(orbit_cache_clear(h_.get())); }
+    orbit_cache_stats stats() const {
+        orbit_cache_stats s;
+        detail::check(orbit_cache_stat(h_.get(), &s), "orbit_cache_stat");
+        return s;
+    }
+    static void unlink(std::string_view fleet, std::string_view name) {
+        detail::check(orbit_cache_unlink(detail::z(fleet).c_str(), detail::z(name).c_str()), "orbit_cache_unlink");
+    }
+    orbit_cache *c_handle() const noexcept { return h_.get(); }
+
+private:
+    static Cache open_impl(Fleet &f, std::string_view name, const orbit_cache_options *o) {
+        orbit_cache *c = nullptr;
+        detail::check(orbit_cache_open(f.c_handle(), detail::z(name).c_str(), o, &c), "orbit_cache_open");
+        return Cache(c);
+    }
+    explicit Cache(orbit_cache *c) : h_(c) {}
+    detail::Owner<orbit_cache, orbit_cache_free> h_;
+};
+
 }  // namespace orbit
 
 #endif  // ORBIT_HPP

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Any, Callable, Iterator, List, NamedTuple, Optional, Union
+from typing import Any, Callable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
 
 from . import _errors
-from ._ffi import FleetOptions, FrameC, Member as _MemberC, RingInfoC, RingOptions, last_error, lib
+from ._ffi import CacheMeta, CacheOptions, CacheStatsC, FleetOptions, FrameC, Member as _MemberC, RingInfoC, RingOptions
+from ._ffi import last_error, lib
 
 Bytes = Union[bytes, bytearray, memoryview]
 
@@ -178,6 +179,13 @@ class Fleet(Handle):
         """Opens ring ``name``. Without geometry it attaches to what exists or creates defaults."""
         return Ring._open(self, name, capacity, max_payload, kind, mode)
 
+    def cache(
+        self, name: str, *, capacity: Optional[int] = None, max_key: Optional[int] = None,
+        max_value: Optional[int] = None, mode: int = 0,
+    ) -> "Cache":
+        """Opens cache ``name``. Without limits it attaches to what exists or creates defaults."""
+        return Cache._open(self, name, capacity, max_key, max_value, mode)
+
     @staticmethod
     def unlink(name: str) -> None:
         check(lib.orbit_fleet_unlink(_name(name, "fleet")), "unlink fleet")
@@ -275,3 +283,154 @@ class Cursor(Handle):
             if f is None:
                 return
             yield f
+
+
+class CacheValue(NamedTuple):
+    value: bytes
+    version: int
+    expires_at_ms: int
+
+
+class CacheStats(NamedTuple):
+    entries: int
+    hits: int
+    misses: int
+    sets: int
+    evictions: int
+    deletes: int
+    takeovers: int
+    clears: int
+    capacity: int
+    max_key: int
+    max_value: int
+
+
+def _key(key: Union[str, Bytes]) -> tuple:
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    return _buffer(key)
+
+
+class Cache(Handle, MutableMapping):
+    """A fleet-shared key/value cache; thread-safe.
+
+    Keys are bytes (str is encoded as UTF-8); values are bytes. Besides the
+    methods it is a mapping: ``cache[k]``, ``cache[k] = v``, ``del cache[k]``,
+    ``k in cache``. ``len()`` and iteration are not offered (a shared cache
+    changes under you); use :meth:`stats`.
+    """
+
+    _free = staticmethod(lib.orbit_cache_free)
+
+    @classmethod
+    def _open(cls, fleet: Fleet, name: str, capacity, max_key, max_value, mode) -> "Cache":
+        opts = None
+        if capacity is not None or max_key is not None or max_value is not None or mode:
+            o = CacheOptions()
+            lib.orbit_cache_options_init(ctypes.byref(o))
+            if capacity is not None:
+                o.capacity = capacity
+            if max_key is not None:
+                o.max_key = max_key
+            if max_value is not None:
+                o.max_value = max_value
+            o.mode = mode
+            opts = ctypes.byref(o)
+        out = ctypes.c_void_p()
+        check(lib.orbit_cache_open(fleet._h, _name(name, "cache"), opts, ctypes.byref(out)), f"open cache {name!r}")
+        c = cls(out, (fleet,))
+        c.name = name
+        c._buf = ctypes.create_string_buffer(max(c.stats().max_value, 1))
+        return c
+
+    def get_entry(self, key: Union[str, Bytes]) -> Optional[CacheValue]:
+        """Value, version and expiry of ``key``, or None if absent."""
+        kp, kn, keep = _key(key)
+        n = ctypes.c_size_t()
+        meta = CacheMeta()
+        st = lib.orbit_cache_get(self._h, kp, kn, self._buf, len(self._buf), ctypes.byref(n), ctypes.byref(meta))
+        if st == _errors.NOT_FOUND:
+            return None
+        check(st, "get")
+        del keep
+        return CacheValue(self._buf.raw[: n.value], meta.version, meta.expires_at_ms)
+
+    def get(self, key: Union[str, Bytes], default: Any = None) -> Any:  # type: ignore[override]
+        e = self.get_entry(key)
+        return default if e is None else e.value
+
+    def set(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> None:
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        check(lib.orbit_cache_set(self._h, kp, kn, vp, vn, ttl_ms), "set")
+
+    def add(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> bool:
+        """Stores only if absent; False if the key was present."""
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        return check(lib.orbit_cache_add(self._h, kp, kn, vp, vn, ttl_ms), "add") == _errors.OK
+
+    def cas(self, key: Union[str, Bytes], expected_version: int, value: Bytes, ttl_ms: int = 0) -> bool:
+        """Stores only if the entry's version is still ``expected_version``; False otherwise.
+        Raises NotFound if the key is absent."""
+        kp, kn, k = _key(key)
+        vp, vn, v = _buffer(value)
+        st = lib.orbit_cache_cas(self._h, kp, kn, expected_version, vp, vn, ttl_ms)
+        if st == _errors.NOT_FOUND:
+            raise_outcome(st, "cas")
+        return check(st, "cas") == _errors.OK
+
+    def incr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
+        """Adds ``delta`` to an 8-byte counter (created at ``delta``); returns the new value."""
+        kp, kn, k = _key(key)
+        out = ctypes.c_int64()
+        check(lib.orbit_cache_incr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "incr")
+        return out.value
+
+    def decr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
+        kp, kn, k = _key(key)
+        out = ctypes.c_int64()
+        check(lib.orbit_cache_decr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "decr")
+        return out.value
+
+    def delete(self, key: Union[str, Bytes]) -> bool:
+        """Removes ``key``; False if it was absent."""
+        kp, kn, k = _key(key)
+        return check(lib.orbit_cache_delete(self._h, kp, kn), "delete") == _errors.OK
+
+    def clear(self) -> None:
+        check(lib.orbit_cache_clear(self._h), "clear")
+
+    def stats(self) -> CacheStats:
+        s = CacheStatsC()
+        check(lib.orbit_cache_stat(self._h, ctypes.byref(s)), "stats")
+        return CacheStats(*(getattr(s, f) for f, _ in CacheStatsC._fields_))
+
+    def __getitem__(self, key: Union[str, Bytes]) -> bytes:
+        e = self.get_entry(key)
+        if e is None:
+            raise KeyError(key)
+        return e.value
+
+    def __setitem__(self, key: Union[str, Bytes], value: Bytes) -> None:
+        self.set(key, value)
+
+    def __delitem__(self, key: Union[str, Bytes]) -> None:
+        if not self.delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, (str, bytes, bytearray, memoryview)):
+            return False
+        kp, kn, k = _key(key)
+        return check(lib.orbit_cache_exists(self._h, kp, kn), "exists") == _errors.OK
+
+    def __iter__(self):
+        raise TypeError("a shared cache cannot be iterated from Python; use stats()")
+
+    def __len__(self) -> int:
+        return self.stats().entries
+
+    @staticmethod
+    def unlink(fleet: str, name: str) -> None:
+        check(lib.orbit_cache_unlink(_name(fleet, "fleet"), _name(name, "cache")), "unlink cache")

@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 from ctypes import POINTER, Structure, c_char, c_char_p, c_int32, c_size_t, c_uint8, c_uint16, c_uint32
-from ctypes import c_uint64, c_void_p
+from ctypes import c_int64, c_uint64, c_void_p
 from typing import Dict, List, Optional, Tuple
 
 # The C ABI version this binding is written for (ORBIT_ABI_VERSION).
@@ -71,6 +71,43 @@ class RingInfoC(Structure):
     ]
 
 
+class CacheOptions(Structure):
+    _fields_ = [
+        ("capacity", c_uint64),
+        ("max_key", c_uint32),
+        ("max_value", c_uint32),
+        ("mode", c_uint32),
+        ("reserved0", c_uint32),
+        ("reserved", c_uint64 * 6),
+    ]
+
+
+class CacheMeta(Structure):
+    _fields_ = [("version", c_uint64), ("expires_at_ms", c_uint64)]
+
+
+class CacheStatsC(Structure):
+    _fields_ = [
+        ("entries", c_uint64),
+        ("hits", c_uint64),
+        ("misses", c_uint64),
+        ("sets", c_uint64),
+        ("evictions", c_uint64),
+        ("deletes", c_uint64),
+        ("takeovers", c_uint64),
+        ("clears", c_uint64),
+        ("capacity", c_uint64),
+        ("max_key", c_uint32),
+        ("max_value", c_uint32),
+    ]
+
+
+EXTRA_STRUCTS = {
+    "orbit_cache_options": CacheOptions,
+    "orbit_cache_meta": CacheMeta,
+    "orbit_cache_stats": CacheStatsC,
+}
+
 STATUS = c_int32
 H = c_void_p  # every handle is an opaque pointer
 
@@ -104,6 +141,21 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_cursor_wait": (STATUS, [H, c_uint64]),
     "orbit_cursor_lost": (c_uint64, [H]),
     "orbit_cursor_free": (None, [H]),
+    # cache
+    "orbit_cache_options_init": (None, [POINTER(CacheOptions)]),
+    "orbit_cache_open": (STATUS, [H, c_char_p, POINTER(CacheOptions), POINTER(H)]),
+    "orbit_cache_get": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t), POINTER(CacheMeta)]),
+    "orbit_cache_exists": (STATUS, [H, c_void_p, c_size_t]),
+    "orbit_cache_set": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, c_uint64]),
+    "orbit_cache_add": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, c_uint64]),
+    "orbit_cache_cas": (STATUS, [H, c_void_p, c_size_t, c_uint64, c_void_p, c_size_t, c_uint64]),
+    "orbit_cache_incr": (STATUS, [H, c_void_p, c_size_t, c_int64, c_uint64, POINTER(c_int64)]),
+    "orbit_cache_decr": (STATUS, [H, c_void_p, c_size_t, c_int64, c_uint64, POINTER(c_int64)]),
+    "orbit_cache_delete": (STATUS, [H, c_void_p, c_size_t]),
+    "orbit_cache_clear": (STATUS, [H]),
+    "orbit_cache_stat": (STATUS, [H, POINTER(CacheStatsC)]),
+    "orbit_cache_free": (None, [H]),
+    "orbit_cache_unlink": (STATUS, [c_char_p, c_char_p]),
 }
 
 

@@ -1,6 +1,4 @@
-import multiprocessing as mp
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -65,21 +63,20 @@ def test_close_is_idempotent_and_use_after_close_is_clear(fleet_name):
         r.write(b"x")
 
 
-def _writer(fleet_name, n):
-    import orbit as o
-
-    with o.Fleet.join(fleet_name) as f:
-        r = f.ring("x", capacity=1024, max_payload=32)
-        for i in range(n):
-            r.write(i.to_bytes(4, "little"), ver=i)
+WRITER = """
+import sys, orbit
+with orbit.Fleet.join(sys.argv[1]) as f:
+    r = f.ring("x", capacity=1024, max_payload=32)
+    for i in range(int(sys.argv[2])):
+        r.write(i.to_bytes(4, "little"), ver=i)
+"""
 
 
 def test_reader_in_this_process_receives_another_process_frames(fleet_name):
     with orbit.Fleet.join(fleet_name) as f:
         r = f.ring("x", capacity=1024, max_payload=32)
         c = r.cursor(orbit.FROM_HEAD)
-        p = subprocess.Popen([sys.executable, "-c", f"import tests.test_ring as t; t._writer({fleet_name!r}, 500)"],
-                             cwd=os.path.join(os.path.dirname(__file__), ".."))
+        p = subprocess.Popen([sys.executable, "-c", WRITER, fleet_name, "500"])
         got = []
         deadline = time.time() + 30
         while len(got) < 500 and time.time() < deadline:

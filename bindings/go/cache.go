@@ -1,0 +1,187 @@
+package orbit
+
+/*
+#include <orbit.h>
+#include <stdlib.h>
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// CacheOptions fixes a cache's limits at creation; zero fields take the library defaults.
+type CacheOptions struct {
+	Capacity uint64 // entries, a power of two
+	MaxKey   uint32
+	MaxValue uint32
+	Mode     uint32
+}
+
+// CacheMeta is an entry's version (NetId64 of its write) and expiry.
+type CacheMeta struct {
+	Version     uint64
+	ExpiresAtMs uint64
+}
+
+// CacheStats are counters summed over the fleet.
+type CacheStats struct {
+	Entries, Hits, Misses, Sets, Evictions, Deletes, Takeovers, Clears, Capacity uint64
+	MaxKey, MaxValue                                                             uint32
+}
+
+// Cache is a fleet-shared key/value cache. Safe for concurrent use.
+type Cache struct {
+	h        *C.orbit_cache
+	fleet    *Fleet
+	maxValue int
+}
+
+// OpenCache opens cache name; o == nil attaches to what exists or creates defaults.
+func (f *Fleet) OpenCache(name string, o *CacheOptions) (*Cache, error) {
+	if f.h == nil {
+		return nil, ErrClosed
+	}
+	cname := cstr(name)
+	defer C.free(unsafe.Pointer(cname))
+	var opts *C.orbit_cache_options
+	var c C.orbit_cache_options
+	if o != nil {
+		C.orbit_cache_options_init(&c)
+		if o.Capacity != 0 {
+			c.capacity = C.uint64_t(o.Capacity)
+		}
+		if o.MaxKey != 0 {
+			c.max_key = C.uint32_t(o.MaxKey)
+		}
+		if o.MaxValue != 0 {
+			c.max_value = C.uint32_t(o.MaxValue)
+		}
+		c.mode = C.uint32_t(o.Mode)
+		opts = &c
+	}
+	var h *C.orbit_cache
+	err := call("open cache "+name, func() C.orbit_status { return C.orbit_cache_open(f.h, cname, opts, &h) })
+	runtime.KeepAlive(f)
+	if err != nil {
+		return nil, err
+	}
+	cache := &Cache{h: h, fleet: f}
+	runtime.SetFinalizer(cache, (*Cache).Close)
+	st, err := cache.Stats()
+	if err != nil {
+		cache.Close()
+		return nil, err
+	}
+	cache.maxValue = int(st.MaxValue)
+	return cache, nil
+}
+
+// Get returns a copy of key's value; ok=false when absent, expired or evicted.
+func (c *Cache) Get(key []byte) (value []byte, meta CacheMeta, ok bool, err error) {
+	if c.h == nil {
+		return nil, meta, false, ErrClosed
+	}
+	buf := make([]byte, c.maxValue+1)
+	var n C.size_t
+	var m C.orbit_cache_meta
+	var st C.orbit_status
+	err = call("get", func() C.orbit_status {
+		st = C.orbit_cache_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n, &m)
+		if st == C.ORBIT_STATUS_NOT_FOUND {
+			return C.ORBIT_STATUS_OK
+		}
+		return st
+	})
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(c)
+	if err != nil || st == C.ORBIT_STATUS_NOT_FOUND {
+		return nil, meta, false, err
+	}
+	return buf[:n:n], CacheMeta{uint64(m.version), uint64(m.expires_at_ms)}, true, nil
+}
+
+func (c *Cache) kv(op string, key, val []byte, f func(k, v unsafe.Pointer) C.orbit_status) error {
+	if c.h == nil {
+		return ErrClosed
+	}
+	err := call(op, func() C.orbit_status { return f(bytesPtr(key), bytesPtr(val)) })
+	runtime.KeepAlive(key)
+	runtime.KeepAlive(val)
+	runtime.KeepAlive(c)
+	return err
+}
+
+// Set stores value under key; ttlMs 0 means no expiry.
+func (c *Cache) Set(key, value []byte, ttlMs uint64) error {
+	return c.kv("set", key, value, func(k, v unsafe.Pointer) C.orbit_status {
+		return C.orbit_cache_set(c.h, k, C.size_t(len(key)), v, C.size_t(len(value)), C.uint64_t(ttlMs))
+	})
+}
+
+// Add stores only if key is absent (errors.Is(err, StatusConflict) otherwise).
+func (c *Cache) Add(key, value []byte, ttlMs uint64) error {
+	return c.kv("add", key, value, func(k, v unsafe.Pointer) C.orbit_status {
+		return C.orbit_cache_add(c.h, k, C.size_t(len(key)), v, C.size_t(len(value)), C.uint64_t(ttlMs))
+	})
+}
+
+// CAS stores only if the entry's version is still expected (StatusConflict / StatusNotFound otherwise).
+func (c *Cache) CAS(key []byte, expected uint64, value []byte, ttlMs uint64) error {
+	return c.kv("cas", key, value, func(k, v unsafe.Pointer) C.orbit_status {
+		return C.orbit_cache_cas(c.h, k, C.size_t(len(key)), C.uint64_t(expected), v, C.size_t(len(value)), C.uint64_t(ttlMs))
+	})
+}
+
+// Incr adds delta to an 8-byte counter (created at delta) and returns the new value.
+func (c *Cache) Incr(key []byte, delta int64, ttlMs uint64) (int64, error) {
+	var out C.int64_t
+	err := c.kv("incr", key, nil, func(k, _ unsafe.Pointer) C.orbit_status {
+		return C.orbit_cache_incr(c.h, k, C.size_t(len(key)), C.int64_t(delta), C.uint64_t(ttlMs), &out)
+	})
+	return int64(out), err
+}
+
+// Delete removes key (StatusNotFound if absent).
+func (c *Cache) Delete(key []byte) error {
+	return c.kv("delete", key, nil, func(k, _ unsafe.Pointer) C.orbit_status {
+		return C.orbit_cache_delete(c.h, k, C.size_t(len(key)))
+	})
+}
+
+// Clear makes every entry a miss, for every process.
+func (c *Cache) Clear() error {
+	return c.kv("clear", nil, nil, func(_, _ unsafe.Pointer) C.orbit_status { return C.orbit_cache_clear(c.h) })
+}
+
+// Stats returns the fleet-wide counters.
+func (c *Cache) Stats() (CacheStats, error) {
+	if c.h == nil {
+		return CacheStats{}, ErrClosed
+	}
+	var s C.orbit_cache_stats
+	err := call("stat", func() C.orbit_status { return C.orbit_cache_stat(c.h, &s) })
+	runtime.KeepAlive(c)
+	return CacheStats{uint64(s.entries), uint64(s.hits), uint64(s.misses), uint64(s.sets), uint64(s.evictions),
+		uint64(s.deletes), uint64(s.takeovers), uint64(s.clears), uint64(s.capacity), uint32(s.max_key),
+		uint32(s.max_value)}, err
+}
+
+// Close releases the handle. Idempotent.
+func (c *Cache) Close() error {
+	if c.h != nil {
+		C.orbit_cache_free(c.h)
+		c.h = nil
+		runtime.SetFinalizer(c, nil)
+	}
+	return nil
+}
+
+// UnlinkCache removes a cache's segment.
+func UnlinkCache(fleet, name string) error {
+	cf, cn := cstr(fleet), cstr(name)
+	defer C.free(unsafe.Pointer(cf))
+	defer C.free(unsafe.Pointer(cn))
+	return call("unlink cache", func() C.orbit_status { return C.orbit_cache_unlink(cf, cn) })
+}
