@@ -665,6 +665,7 @@ orbit_status orbit_subscription_next(orbit_subscription *s,
  * most `timeout_ns` nanoseconds (0 checks without blocking). Events of other
  * topics that arrive meanwhile are skipped and do not end the wait.
  *
+ * **Parameters**: `s`, a subscription; `timeout_ns`, the longest wait.
  * **Returns** `OK`; `TIMEOUT`; `NULL_ARGUMENT`.
  * **Thread safety**: one thread at a time per subscription. Sleeps on a futex
  * in the segment; publishers pay a wake-up only while someone waits.
@@ -901,6 +902,8 @@ void orbit_contest_options_init(struct orbit_contest_options *opts);
  * capacity, or creates one with the defaults. With `opts` it creates the
  * table with that capacity, or attaches if the existing one matches.
  *
+ * **Parameters**: `f`, a fleet handle (the table is kept in it); `opts`,
+ * NULL or initialised options.
  * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (capacity 0 or over
  * 65536, reserved fields set); `INCOMPATIBLE` (existing table of another
  * capacity, or a ring named `contest.leases` that is not an audit ring);
@@ -934,6 +937,8 @@ orbit_status orbit_contest_claim(orbit_fleet *f,
 /**
  * Fills `out` with the live holder of `subject`.
  *
+ * **Parameters**: `f`, a fleet handle (member or observer); `subject`,
+ * NUL-terminated UTF-8 of 1..=128 bytes; `out` receives the holder.
  * **Returns** `OK`; `NOT_FOUND` (free: released, expired, holder dead, never
  * claimed, or no lease table yet; `*out` zeroed); `NULL_ARGUMENT`;
  * `INVALID_ARGUMENT` (subject). **Thread safety**: any thread.
@@ -943,7 +948,9 @@ orbit_status orbit_contest_holder(const orbit_fleet *f,
                                   struct orbit_holder *out);
 
 /**
- * The lease's fencing token (0 for NULL or a freed handle).
+ * The lease's fencing token (0 for NULL or a freed handle). Hand it to
+ * whatever the lease protects, which should refuse tokens lower than the
+ * highest it has seen.
  *
  * **Thread safety**: any thread.
  */
@@ -953,6 +960,7 @@ uint64_t orbit_lease_token(const orbit_lease *l);
  * Extends the lease to now + `ttl_ms`. A lease whose TTL passed can still be
  * renewed while nobody has started taking it over; its token stays the same.
  *
+ * **Parameters**: `l`, a lease; `ttl_ms` > 0, counted from now.
  * **Returns** `OK`; `LEASE_LOST` (it expired and another took it, or it was
  * released); `INVALID_ARGUMENT` (TTL 0; fleet handle inherited through
  * `fork()`); `NULL_ARGUMENT`. **Thread safety**: one thread at a time per lease.

@@ -282,6 +282,7 @@ pub extern "C" fn orbit_subscription_next(
 /// most `timeout_ns` nanoseconds (0 checks without blocking). Events of other
 /// topics that arrive meanwhile are skipped and do not end the wait.
 ///
+/// **Parameters**: `s`, a subscription; `timeout_ns`, the longest wait.
 /// **Returns** `OK`; `TIMEOUT`; `NULL_ARGUMENT`.
 /// **Thread safety**: one thread at a time per subscription. Sleeps on a futex
 /// in the segment; publishers pay a wake-up only while someone waits.

@@ -108,6 +108,8 @@ pub extern "C" fn orbit_contest_options_init(opts: *mut orbit_contest_options) {
 /// capacity, or creates one with the defaults. With `opts` it creates the
 /// table with that capacity, or attaches if the existing one matches.
 ///
+/// **Parameters**: `f`, a fleet handle (the table is kept in it); `opts`,
+/// NULL or initialised options.
 /// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (capacity 0 or over
 /// 65536, reserved fields set); `INCOMPATIBLE` (existing table of another
 /// capacity, or a ring named `contest.leases` that is not an audit ring);
@@ -178,6 +180,8 @@ pub extern "C" fn orbit_contest_claim(
 
 /// Fills `out` with the live holder of `subject`.
 ///
+/// **Parameters**: `f`, a fleet handle (member or observer); `subject`,
+/// NUL-terminated UTF-8 of 1..=128 bytes; `out` receives the holder.
 /// **Returns** `OK`; `NOT_FOUND` (free: released, expired, holder dead, never
 /// claimed, or no lease table yet; `*out` zeroed); `NULL_ARGUMENT`;
 /// `INVALID_ARGUMENT` (subject). **Thread safety**: any thread.
@@ -213,7 +217,9 @@ pub extern "C" fn orbit_contest_holder(
     })
 }
 
-/// The lease's fencing token (0 for NULL or a freed handle).
+/// The lease's fencing token (0 for NULL or a freed handle). Hand it to
+/// whatever the lease protects, which should refuse tokens lower than the
+/// highest it has seen.
 ///
 /// **Thread safety**: any thread.
 #[unsafe(no_mangle)]
@@ -224,6 +230,7 @@ pub extern "C" fn orbit_lease_token(l: *const orbit_lease) -> u64 {
 /// Extends the lease to now + `ttl_ms`. A lease whose TTL passed can still be
 /// renewed while nobody has started taking it over; its token stays the same.
 ///
+/// **Parameters**: `l`, a lease; `ttl_ms` > 0, counted from now.
 /// **Returns** `OK`; `LEASE_LOST` (it expired and another took it, or it was
 /// released); `INVALID_ARGUMENT` (TTL 0; fleet handle inherited through
 /// `fork()`); `NULL_ARGUMENT`. **Thread safety**: one thread at a time per lease.
