@@ -217,6 +217,16 @@ impl ChildProc {
         }
     }
 
+    /// Reaps the child if it has exited (without waiting).
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        if let Some(s) = self.reaped {
+            return Some(s);
+        }
+        let s = self.child.try_wait().expect("waitpid")?;
+        self.reaped = Some(s);
+        Some(s)
+    }
+
     /// Sends a line to the child's stdin.
     pub fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("child stdin open");
