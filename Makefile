@@ -6,7 +6,7 @@
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          py-test, go-test
+#                          c-test-asan, cpp-test, py-test, go-test, fuzz-ci (each fuzz target 20 s)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -17,6 +17,8 @@
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
+#   make fuzz              build the fuzz targets (fuzz/, stable Rust + libFuzzer) and run each
+#                          for FUZZ_SECS seconds (default 25) over the committed seed corpus
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
@@ -34,7 +36,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan clean loom py-test go-test cpp-test bench
+        c-test-build c-test-asan clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -62,7 +64,7 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test fuzz-ci
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -116,6 +118,31 @@ c-test-asan: stage
 	$(CMAKE) --build $(BUILD)/c-tests-asan
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(CTEST) --test-dir $(BUILD)/c-tests-asan -LE valgrind --output-on-failure --no-tests=error
+
+# Coverage-guided fuzzing on stable Rust, without cargo-fuzz: the sanitizer-
+# coverage flags cargo-fuzz passes (libFuzzer comes from the libfuzzer-sys
+# crate, compiled with the system C++ compiler). No AddressSanitizer (that
+# needs nightly): out-of-bounds accesses in safe code panic, debug assertions
+# and overflow checks are on, and a wild read past a mapping faults.
+FUZZ_TARGETS := geometry segment_file text
+FUZZ_SECS ?= 25
+FUZZ_HOST = $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_DIR := $(CURDIR)/target/fuzz
+FUZZ_RUSTFLAGS := --cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+  -Cllvm-args=-sanitizer-coverage-trace-compares -Cdebug-assertions -Coverflow-checks
+
+fuzz-build:
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" CARGO_TARGET_DIR=$(FUZZ_DIR) \
+	  $(CARGO) build --release --target $(FUZZ_HOST) --bins
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_HOST)/release $(FUZZ_DIR) $(FUZZ_SECS) $(FUZZ_TARGETS)
+
+# The bounded run of make test: 20 s per target (the build, from nothing,
+# takes about 80 s on 2 cores: libfuzzer-sys compiles libFuzzer).
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_SECS=20
 
 clean:
 	rm -rf $(BUILD) $(STAGE)

@@ -34,6 +34,9 @@ mod error;
 pub mod ffi;
 #[cfg(not(loom))]
 pub mod fleet;
+#[cfg(all(fuzzing, not(loom)))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(not(loom))]
 pub mod id;
 #[cfg(not(loom))]

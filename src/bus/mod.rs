@@ -325,7 +325,7 @@ impl Subscription {
             let Some(f) = self.cursor.next_into(&mut self.scratch)? else {
                 return Ok(false);
             };
-            self.lost_pending += f.lost;
+            self.lost_pending = self.lost_pending.saturating_add(f.lost);
             let frame = &self.scratch[..f.len as usize];
             let topic_len = frame.first().copied().unwrap_or(0) as usize;
             let well_formed = f.kind == EVENT_FRAME

@@ -162,7 +162,7 @@ impl CacheGeometry {
     }
 }
 
-struct CacheLayout;
+pub(crate) struct CacheLayout;
 
 impl SegmentLayout for CacheLayout {
     const KIND: ObjectKind = ObjectKind::Cache;
@@ -601,15 +601,18 @@ impl OrbitCache {
         let v = &self.inner.view;
         let mut st = CacheStats::default();
         let mut removed = 0u64;
+        // Wrapping: the counters are plain words of shared memory; a damaged
+        // segment must not make a debug build panic.
+        let add = |t: &mut u64, w: &AtomicU64| *t = t.wrapping_add(w.load(Ordering::Relaxed));
         for c in v.counter_lines() {
             // Relaxed: statistics; a snapshot that may be a few operations old.
-            st.hits += c.hits.load(Ordering::Relaxed);
-            st.misses += c.misses.load(Ordering::Relaxed);
-            st.sets += c.sets.load(Ordering::Relaxed);
-            st.evictions += c.evictions.load(Ordering::Relaxed);
-            st.takeovers += c.takeovers.load(Ordering::Relaxed);
-            st.deletes += c.deletes.load(Ordering::Relaxed);
-            removed += c.removed.load(Ordering::Relaxed);
+            add(&mut st.hits, &c.hits);
+            add(&mut st.misses, &c.misses);
+            add(&mut st.sets, &c.sets);
+            add(&mut st.evictions, &c.evictions);
+            add(&mut st.takeovers, &c.takeovers);
+            add(&mut st.deletes, &c.deletes);
+            add(&mut removed, &c.removed);
         }
         let s = &self.inner.geom.shape;
         st.entries = st.sets.saturating_sub(removed).min(s.capacity);

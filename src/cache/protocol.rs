@@ -852,15 +852,18 @@ impl CacheView {
             let o = e.owner.load(Ordering::Acquire);
             if owner_lap_code(o) == lap.wrapping_add(1) as u32 {
                 // Claimed already: help its claimer advance head.
-                let _ = ctl
-                    .head
-                    .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                let _ = ctl.head.compare_exchange(
+                    h,
+                    h.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
                 return None;
             }
             // Acquire: pairs with the Release commit of the previous lap's
             // writer, so our stores to the slot come after its stores.
             let s = e.seq.load(Ordering::Acquire);
-            let prev_committed = 2 * lap;
+            let prev_committed = lap.wrapping_mul(2);
             let take = |committed: bool| {
                 // AcqRel: Release publishes the claim to helpers; Acquire
                 // orders our writes after the previous lap's.
@@ -873,9 +876,12 @@ impl CacheView {
                     )
                     .is_ok()
                 {
-                    let _ =
-                        ctl.head
-                            .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                    let _ = ctl.head.compare_exchange(
+                        h,
+                        h.wrapping_add(1),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
                     Some((h, committed))
                 } else {
                     None
@@ -919,7 +925,7 @@ impl CacheView {
         let e = self.entry(pos);
         // We own the slot: retire the mark of the entry we overwrite and mark
         // ours (statistics; Relaxed: the RMW makes each transition count once).
-        let old = e.indexed.swap(pos + 1, Ordering::Relaxed);
+        let old = e.indexed.swap(pos.wrapping_add(1), Ordering::Relaxed);
         ctx.count(|c| &c.sets);
         if old != 0 {
             ctx.count(|c| &c.removed);
@@ -946,7 +952,8 @@ impl CacheView {
         debug_assert!(value.len() <= self.shape.max_value as usize);
         let lap = pos >> self.shift;
         let e = self.entry(pos);
-        e.seq.store(2 * lap + 1, Ordering::Relaxed);
+        e.seq
+            .store(lap.wrapping_mul(2).wrapping_add(1), Ordering::Relaxed);
         // Release fence: orders the odd `seq` before the stores below; pairs
         // with the Acquire fence in `read_entry`.
         fence(Ordering::Release);
@@ -958,7 +965,8 @@ impl CacheView {
         store_bytes(self.value_words(pos, value.len().div_ceil(8)), value);
         // Release: the commit; pairs with the Acquire `seq` loads in
         // `read_entry` and `claim` (the next lap's writer).
-        e.seq.store(2 * lap + 2, Ordering::Release);
+        e.seq
+            .store(lap.wrapping_mul(2).wrapping_add(2), Ordering::Release);
     }
 
     /// Retires the `indexed` mark of position `pos` if it is still set.
@@ -966,7 +974,7 @@ impl CacheView {
         let e = self.entry(pos);
         // Relaxed: statistics; the CAS fails if the log wrap or clear retired it.
         if e.indexed
-            .compare_exchange(pos + 1, 0, Ordering::Relaxed, Ordering::Relaxed)
+            .compare_exchange(pos.wrapping_add(1), 0, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok()
         {
             ctx.count(|c| &c.removed);

@@ -77,7 +77,7 @@ const ENTRY_SIZE: usize = std::mem::size_of::<LeaseEntry>();
 /// How long a claim waits for a live process that is binding a subject.
 const BIND_PATIENCE: Duration = Duration::from_secs(2);
 
-struct ContestLayout;
+pub(crate) struct ContestLayout;
 
 impl SegmentLayout for ContestLayout {
     const KIND: ObjectKind = ObjectKind::Contest;

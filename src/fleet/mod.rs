@@ -93,7 +93,7 @@ struct NodeSlot {
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<NodeSlot>() == 128);
 
-struct FleetLayout;
+pub(crate) struct FleetLayout;
 
 impl SegmentLayout for FleetLayout {
     const KIND: ObjectKind = ObjectKind::Fleet;

@@ -96,8 +96,9 @@ impl Cursor {
     }
 
     fn lose(&mut self, n: u64) {
-        self.lost_total += n;
-        self.lost_since_frame += n;
+        // Saturating: only a damaged head makes these large.
+        self.lost_total = self.lost_total.saturating_add(n);
+        self.lost_since_frame = self.lost_since_frame.saturating_add(n);
     }
 
     /// Reads the next frame into `buf`: `Ok(None)` when there is nothing to read
@@ -105,6 +106,11 @@ impl Cursor {
     /// Never blocks, allocates or makes a syscall on the fast path.
     pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
         loop {
+            if self.pos == u64::MAX {
+                // No ring gets this far (2^64 frames); only a damaged head
+                // puts a cursor here. Stop rather than wrap to 0.
+                return Ok(None);
+            }
             // The fast path reads only the slot: head is consulted when the
             // position turns out overwritten (to jump over a whole lap at once).
             match self.ring.view.try_read(self.pos, buf) {
@@ -131,7 +137,15 @@ impl Cursor {
                     self.pending = None;
                     let head = self.ring.view.ctl().head.load(Ordering::Acquire);
                     let cap = self.ring.view.capacity();
-                    if head > self.pos + cap {
+                    if self.pos >= head {
+                        // A position is overwritten only once a later lap
+                        // claimed it, which moves head past it first: only a
+                        // damaged slot (an owner word from an impossible
+                        // lap) says this, and skipping it would walk past
+                        // the head forever. Nothing to read.
+                        return Ok(None);
+                    }
+                    if head - self.pos > cap {
                         // Everything below head - capacity belongs to a later
                         // lap already: skip it in one step.
                         let skipped = head - cap - self.pos;
@@ -191,6 +205,12 @@ impl Cursor {
     fn readiness(&mut self) -> Readiness {
         match self.ring.view.try_read(self.pos, &mut []) {
             ReadOutcome::NotYet => Readiness::Empty,
+            // As in `next_into`: at or past the head only damage says so.
+            ReadOutcome::Overwritten
+                if self.pos >= self.ring.view.ctl().head.load(Ordering::Acquire) =>
+            {
+                Readiness::Empty
+            }
             ReadOutcome::Pending { owner } => {
                 if self.should_skip_pending(owner) {
                     Readiness::Ready

@@ -157,7 +157,7 @@ impl RingObject for PlainRing {
     const LAYOUT_VERSION: u32 = 1;
 }
 
-struct RingLayout<O>(PhantomData<O>);
+pub(crate) struct RingLayout<O>(PhantomData<O>);
 
 impl<O: RingObject> SegmentLayout for RingLayout<O> {
     const KIND: ObjectKind = O::OBJECT;

@@ -239,15 +239,18 @@ impl RingView {
             let o = slot.owner.load(Ordering::Acquire);
             if owner_lap(o) == lap as u32 {
                 // Position h is claimed; help its claimer advance head.
-                let _ = ctl
-                    .head
-                    .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                let _ = ctl.head.compare_exchange(
+                    h,
+                    h.wrapping_add(1),
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                );
                 continue;
             }
             // Acquire: pairs with the Release commit store of the previous lap's
             // writer, so its stores are ordered before ours.
             let s = slot.seq.load(Ordering::Acquire);
-            let prev_committed = 2 * lap;
+            let prev_committed = lap.wrapping_mul(2);
             if s == prev_committed {
                 // AcqRel: Release publishes the claim to helpers and readers'
                 // owner lookups; Acquire orders our writes after the previous lap.
@@ -256,9 +259,12 @@ impl RingView {
                     .compare_exchange(o, owner_word(lap, tag), Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
-                    let _ =
-                        ctl.head
-                            .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                    let _ = ctl.head.compare_exchange(
+                        h,
+                        h.wrapping_add(1),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
                     return h;
                 }
                 continue;
@@ -285,9 +291,12 @@ impl RingView {
                     .is_ok()
                 {
                     ctl.takeovers.fetch_add(1, Ordering::Relaxed);
-                    let _ =
-                        ctl.head
-                            .compare_exchange(h, h + 1, Ordering::AcqRel, Ordering::Relaxed);
+                    let _ = ctl.head.compare_exchange(
+                        h,
+                        h.wrapping_add(1),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    );
                     return h;
                 }
                 continue;
@@ -310,7 +319,8 @@ impl RingView {
         debug_assert!(total <= self.max_payload);
         let lap = self.lap(pos);
         let slot = self.slot(pos);
-        slot.seq.store(2 * lap + 1, Ordering::Relaxed);
+        slot.seq
+            .store(lap.wrapping_mul(2).wrapping_add(1), Ordering::Relaxed);
         // Release fence: orders the odd `seq` before the field stores below;
         // pairs with the Acquire fence in `try_read`, so a reader that sees any
         // new field also sees `seq` changed when it re-reads it.
@@ -356,7 +366,8 @@ impl RingView {
         }
         // Release: the commit; pairs with the Acquire `seq` loads in `try_read`
         // and in `claim` (the next lap's writer).
-        slot.seq.store(2 * lap + 2, Ordering::Release);
+        slot.seq
+            .store(lap.wrapping_mul(2).wrapping_add(2), Ordering::Release);
     }
 
     /// Wakes blocked readers if there are any. The SeqCst fence pairs with the
@@ -376,7 +387,12 @@ impl RingView {
     pub(crate) fn try_read(&self, pos: u64, buf: &mut [u8]) -> ReadOutcome {
         let lap = self.lap(pos);
         let slot = self.slot(pos);
-        let committed = 2 * lap + 2;
+        // A lap whose seq values do not fit in a u64 is never reached (2^63
+        // laps); only a damaged head sends a reader there. Wrapping would
+        // make a never-written slot (seq 0) look committed.
+        let Some(committed) = lap.checked_mul(2).and_then(|c| c.checked_add(2)) else {
+            return ReadOutcome::NotYet;
+        };
         // Acquire: pairs with the Release commit in `publish`.
         let s1 = slot.seq.load(Ordering::Acquire);
         if s1 > committed {
