@@ -1240,7 +1240,12 @@ impl CacheView {
         load_bytes(self.key_words(pos, klen.div_ceil(8)), &mut buf[start..]);
         // Acquire fence: as in `read_entry`.
         fence(Ordering::Acquire);
-        if e.seq.load(Ordering::Relaxed) != s1 {
+        if e.seq.load(Ordering::Relaxed) != s1
+            || (meta & 0xFFFF) as usize > self.shape.max_key as usize
+            || (meta >> 32) as usize > self.shape.max_value as usize
+        {
+            // Overwritten meanwhile, or (only in a damaged segment) lengths
+            // over the limits: not a key, as for `read_entry`.
             buf.truncate(start);
             return None;
         }
