@@ -1,5 +1,7 @@
 //! Corrupted, foreign, truncated and half-initialised segments, made by hand
-//! in /dev/shm under the names the library uses, and segment permissions.
+//! in /dev/shm under the names the library uses, and permission bits (other
+//! Unix users: tests/permissions.rs; other object kinds and damaged bodies:
+//! tests/damaged_segments.rs).
 //!
 //! Layout of the common header (src/shm/mod.rs): magic u64 "ORBITSEG" @0
 //! (published last), layout_version u32 @8, object_type u32 @12 (fleet 1,
@@ -137,9 +139,6 @@ impl Setup {
 #[test]
 fn child_process() {
     let Some(role) = common::role() else { return };
-    if role == "stranger" {
-        return child_stranger();
-    }
     assert_eq!(role, "locker");
     // A creator that took the initialisation lock and then hangs (or dies).
     let path: String = param("PATH");
@@ -618,7 +617,7 @@ fn permission_bits_of_new_segments() {
     drop(f);
 
     // A segment this process may not open: PERMISSION (root bypasses modes;
-    // `another_user_gets_permission_or_nothing` covers that case).
+    // tests/permissions.rs covers other users, run as root).
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         let path = ring_path(&s.fleet, "def");
@@ -627,63 +626,4 @@ fn permission_bits_of_new_segments() {
         assert_eq!(open_status(&s.observer, "def", None), Status::Permission);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-}
-
-const NOBODY: u32 = 65534;
-
-/// Runs as user `nobody`: our segments are invisible (names are scoped by
-/// uid), and a segment under its own name that it may not open is PERMISSION.
-fn child_stranger() {
-    let fleet: String = param("FLEET");
-    // SAFETY: plain syscalls; the child is single-purpose and drops root for good.
-    unsafe {
-        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
-        assert_eq!(libc::setgid(NOBODY), 0, "setgid");
-        assert_eq!(libc::setuid(NOBODY), 0, "setuid");
-    }
-    // The parent's fleet and ring live under uid 0 names: not ours.
-    assert_eq!(
-        Fleet::observe(&fleet).unwrap_err().status(),
-        Status::NotExist
-    );
-    let me = Fleet::join(&fleet, &FleetOptions::default()).expect("own fleet table");
-    assert_eq!(
-        Ring::open(&me, "locked", None).unwrap_err().status(),
-        Status::Permission
-    );
-    assert_eq!(
-        Ring::open(&me, "locked", Some(&opts(8, 64)))
-            .unwrap_err()
-            .status(),
-        Status::Permission
-    );
-    report("done");
-}
-
-/// A second user: run only as root (which can become `nobody`); as another
-/// user the chmod check in `permission_bits_of_new_segments` covers it.
-#[test]
-fn another_user_gets_permission_or_nothing() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return;
-    }
-    let s = setup("user", &["r"]);
-    Ring::open(&s.member, "r", None).unwrap();
-    // Root plants a 0600 segment under the name nobody's ring "locked" would have.
-    let theirs = |kind, name| {
-        SegmentName::for_uid(NOBODY, &s.fleet, kind, name)
-            .unwrap()
-            .dev_shm_path()
-    };
-    let planted = theirs(ObjectKind::Ring, "locked");
-    let their_table = theirs(ObjectKind::Fleet, "members");
-    let bytes = std::fs::read(ring_path(&s.fleet, "r")).unwrap();
-    write_file(&planted, &bytes);
-    let mut child = spawn("stranger", &[("FLEET", s.fleet.clone())]);
-    child.wait_exit(LONG);
-    let _ = std::fs::remove_file(&planted);
-    let _ = std::fs::remove_file(&their_table);
-    let reports = child.finish(LONG);
-    assert_eq!(reports, ["done"]);
 }
