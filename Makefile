@@ -6,13 +6,15 @@
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          c-test-asan, cpp-test, py-test, go-test, fuzz-ci (each fuzz target 20 s)
+#                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, fuzz-ci (each fuzz
+#                          target 20 s)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
 #   make c-test            the C test suite (c-tests/, ctest) against ./stage
 #   make c-test-valgrind   the same suite once more under valgrind memcheck
 #   make c-test-asan       the same suite built with -fsanitize=address,undefined
+#   make c-test-drd        the multi-threaded ring test under valgrind DRD (data races)
 #   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
@@ -36,7 +38,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci
+        c-test-build c-test-asan c-test-drd clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -64,7 +66,7 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test fuzz-ci
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test go-test fuzz-ci
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -107,10 +109,15 @@ c-test-build: stage
 	$(CMAKE) --build $(BUILD)/c-tests
 
 c-test: c-test-build
-	$(CTEST) --test-dir $(BUILD)/c-tests -LE valgrind --output-on-failure --no-tests=error
+	$(CTEST) --test-dir $(BUILD)/c-tests -LE "valgrind|drd" --output-on-failure --no-tests=error
 
 c-test-valgrind: c-test-build
 	$(CTEST) --test-dir $(BUILD)/c-tests -L valgrind --output-on-failure --no-tests=error
+
+# Writer and reader threads on one ring under DRD (c-tests/drd.supp says which
+# library reports are expected, and why).
+c-test-drd: c-test-build
+	$(CTEST) --test-dir $(BUILD)/c-tests -L drd --output-on-failure --no-tests=error
 
 # ASan's leak checker needs ptrace, which some sandboxes deny; memcheck covers leaks.
 c-test-asan: stage
