@@ -21,6 +21,7 @@
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
 #   make fuzz              build the fuzz targets (fuzz/, stable Rust + libFuzzer) and run each
 #                          for FUZZ_SECS seconds (default 25) over the committed seed corpus
+#   make soak              mixed workload with random SIGKILLs and restarts for SOAK_SECS (default 600)
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
@@ -38,7 +39,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan c-test-drd clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci
+        c-test-build c-test-asan c-test-drd clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci soak
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -150,6 +151,12 @@ fuzz: fuzz-build
 # takes about 80 s on 2 cores: libfuzzer-sys compiles libFuzzer).
 fuzz-ci:
 	$(MAKE) fuzz FUZZ_SECS=20
+
+# Not part of make test: a mixed multi-process workload with kills and
+# restarts, checking every invariant, for SOAK_SECS seconds (examples/soak.rs).
+SOAK_SECS ?= 600
+soak:
+	$(CARGO) run --release --example soak -- $(SOAK_SECS)
 
 clean:
 	rm -rf $(BUILD) $(STAGE)
