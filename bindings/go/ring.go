@@ -290,7 +290,7 @@ func (c *Cursor) Wait(timeout time.Duration) (bool, error) {
 	}
 	var st C.orbit_status
 	err := call("wait", func() C.orbit_status {
-		st = C.orbit_cursor_wait(c.h, C.uint64_t(timeout.Nanoseconds()))
+		st = C.orbit_cursor_wait(c.h, C.uint64_t(max(timeout.Nanoseconds(), 0))) // negative: no wait, not ~forever
 		if st == C.ORBIT_STATUS_TIMEOUT {
 			return C.ORBIT_STATUS_OK
 		}
