@@ -229,6 +229,11 @@ class Fleet(Handle):
     def unlink(name: str) -> None:
         check(lib.orbit_fleet_unlink(_name(name, "fleet")), "unlink fleet")
 
+    @staticmethod
+    def unlink_contest(name: str) -> None:
+        """Removes the fleet's lease table and its audit ring (the next claim starts tokens again from 1)."""
+        check(lib.orbit_contest_unlink(_name(name, "fleet")), "unlink contest")
+
 
 class Ring(Handle):
     """A ring of frames; thread-safe."""
