@@ -6,7 +6,7 @@
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          c-test-asan, cpp-test, py-test, go-test, crosslang, examples
+#                          c-test-asan, cpp-test, py-test, go-test, crosslang, examples, readme-check
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -20,6 +20,7 @@
 #   make crosslang         C, C++, Go, Python and Rust processes on one fleet: ring, cache, bus, lease
 #                          (tests/crosslang; agents built against ./stage)
 #   make examples          build the tours in examples/{c,cpp,go,python} against ./stage and run each
+#   make readme-check      build and run every C, C++, Go and Python program of README.md against ./stage
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
@@ -40,7 +41,8 @@ STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STA
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan clean loom py-venv py-test go-test cpp-test crosslang examples bench
+        c-test-build c-test-asan clean loom py-venv py-test go-test cpp-test crosslang examples \
+        readme-check bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -69,7 +71,7 @@ demo: stage
 	wait $$reader
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test \
-      crosslang examples
+      crosslang examples readme-check
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -125,6 +127,9 @@ examples: py-venv
 	           "$(PY_ENV) $(PY_VENV)/bin/python examples/python/tour.py"; do \
 	  echo "--- $$run"; env $$run $$fleet || exit 1; \
 	done
+
+readme-check: py-venv
+	$(PY_VENV)/bin/python tests/readme_programs.py --stage $(STAGE) --python $(PY_VENV)/bin/python
 
 bench:
 	$(CARGO) bench

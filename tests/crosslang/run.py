@@ -143,12 +143,14 @@ class Run:
                     self.failures.append(f"lease: token {tok} granted to both {owner[tok]} and {lang}")
                 owner[tok] = lang
         claims = []
+        ordered = True
         for fr in records:
             token, _exp, pid, _prev, slen = struct.unpack_from("<QQIBB", fr.payload)
             if fr.payload[24:24 + slen].decode() != SUBJECT or fr.kind != 1:
                 continue
             lang = pid_lang.get(pid, f"pid {pid}")
             if claims and token <= claims[-1][0]:
+                ordered = False
                 self.failures.append(f"lease: audit shows token {token} ({lang}) granted after {claims[-1][0]} "
                                      f"({claims[-1][1]})")
             if owner.get(token) != lang:
@@ -161,7 +163,8 @@ class Run:
                 self.failures.append(f"lease: grants missing from the audit: {missing[:10]}")
         grants = " ".join(f"{lang}={len(ts)}" for lang, ts in tokens.items())
         note = f", audit lost {lost} records" if lost else ""
-        return f"grants {grants}; {len(claims)} grants in the audit, tokens strictly increasing{note}"
+        order = ", tokens strictly increasing" if ordered else ", tokens OUT OF ORDER"
+        return f"grants {grants}; {len(claims)} grants in the audit{order}{note}"
 
     def cleanup(self) -> None:
         for path in glob.glob(f"/dev/shm/orbit:{os.geteuid()}:{self.fleet}:*"):
