@@ -11,7 +11,7 @@ package orbit
 static orbit_status orbit_go_bus_publish(orbit_bus *b, const char *topic, size_t topic_len,
                                          const void *data, size_t len, uint64_t *out_id) {
     char t[256];
-    memcpy(t, topic, topic_len);
+    if (topic_len > 0) memcpy(t, topic, topic_len);  // an empty Go string may have no data pointer
     t[topic_len] = '\0';
     return orbit_bus_publish(b, t, data, len, out_id);
 }

@@ -268,9 +268,10 @@ public:
         detail::check(s, "orbit_contest_claim");
         return Lease(l);
     }
-    /// Claims without throwing: Ok (out holds the lease), Conflict, or an
-    /// error status (InvalidArgument also for a subject over 128 bytes or
-    /// holding a NUL). No allocation beyond the C handle.
+    /// Claims without throwing: Ok (out holds the lease; a lease out held
+    /// before is released), Conflict, or an error status (InvalidArgument also
+    /// for a subject over 128 bytes or holding a NUL). No allocation beyond
+    /// the C handle.
     Status try_claim(std::string_view subject, uint64_t ttl_ms, Lease &out) noexcept {
         detail::ShortZ<128> subj(subject);
         if (!subj.ok()) return Status::InvalidArgument;
@@ -494,8 +495,9 @@ public:
     /// Reads the next matching event into strings (grown as needed): Ok or
     /// Empty (or an error status); may allocate.
     Status next(Event &ev, std::string &topic, std::string &payload) {
-        if (topic.size() < 256) topic.resize(256);
-        if (payload.empty()) payload.resize(1024);
+        // Use what the strings already hold: after the first events, no call allocates.
+        topic.resize(topic.capacity() > 256 ? topic.capacity() : 256);
+        payload.resize(payload.capacity() > 1024 ? payload.capacity() : 1024);
         for (;;) {
             Status s = next(ev, &topic[0], topic.size(), &payload[0], payload.size());
             if (s == Status::BufferTooSmall) {
