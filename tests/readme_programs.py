@@ -54,6 +54,21 @@ def main() -> int:
     flags = run(["pkg-config", "--cflags", "--libs", "orbit"], env).split() + [f"-Wl,-rpath,{libdir}"]
     fleet = f"readme{os.getpid()}"
     failures, count = [], 0
+    try:
+        count = check_all(a, env, flags, fleet, failures)
+    finally:
+        for path in glob.glob(f"/dev/shm/orbit:{os.geteuid()}:{fleet}:*"):
+            os.unlink(path)
+    if failures:
+        print(f"readme-check: {len(failures)} of {count + len(failures)} programs failed", flush=True)
+        return 1
+    print(f"readme-check: {count} programs built and ran", flush=True)
+    return 0
+
+
+def check_all(a, env, flags, fleet: str, failures: list) -> int:
+    """Builds and runs each block; returns how many passed, appends failures."""
+    count = 0
     with tempfile.TemporaryDirectory() as tmp:
         for i, (lang, line, code) in enumerate(blocks(Path(a.readme))):
             code = FLEETS.sub(f'"{fleet}"', code)
@@ -87,13 +102,7 @@ def main() -> int:
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 failures.append(f"README.md:{line} ({lang}): {e}")
                 print(f"  FAIL README.md:{line} ({lang})\n{e}", flush=True)
-    for path in glob.glob(f"/dev/shm/orbit:{os.geteuid()}:{fleet}:*"):
-        os.unlink(path)
-    if failures:
-        print(f"readme-check: {len(failures)} of {count + len(failures)} programs failed", flush=True)
-        return 1
-    print(f"readme-check: {count} programs built and ran", flush=True)
-    return 0
+    return count
 
 
 if __name__ == "__main__":
