@@ -6,8 +6,8 @@
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, fuzz-ci (each fuzz
-#                          target 20 s)
+#                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, crosslang, examples,
+#                          readme-check, fuzz-ci (each fuzz target 20 s)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -19,6 +19,10 @@
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
+#   make crosslang         C, C++, Go, Python and Rust processes on one fleet: ring, cache, bus, lease
+#                          (tests/crosslang; agents built against ./stage)
+#   make examples          build the tours in examples/{c,cpp,go,python} against ./stage and run each
+#   make readme-check      build and run every C, C++, Go and Python program of README.md against ./stage
 #   make fuzz              build the fuzz targets (fuzz/, stable Rust + libFuzzer) and run each
 #                          for FUZZ_SECS seconds (default 25) over the committed seed corpus
 #   make soak              mixed workload with random SIGKILLs and restarts for SOAK_SECS (default 600)
@@ -35,11 +39,15 @@ GENERATOR := $(if $(shell command -v ninja),Ninja,Unix Makefiles)
 CONFIGURE = $(CMAKE) -G "$(GENERATOR)" -Wno-dev
 STAGE_PKG_CONFIG = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
 STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
+STRICT_CXX = -std=c++17 -Wall -Wextra -Werror -pedantic
+# Compile and link flags of a program built against the stage, with an rpath to it.
+STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STAGE_PKG_CONFIG) --variable=libdir orbit)
 
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan c-test-drd clean loom py-test go-test cpp-test bench fuzz fuzz-build fuzz-ci soak
+        c-test-build c-test-asan c-test-drd clean loom py-venv py-test go-test cpp-test crosslang \
+        examples readme-check bench fuzz fuzz-build fuzz-ci soak
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -67,7 +75,8 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test go-test fuzz-ci
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test \
+      go-test crosslang examples readme-check fuzz-ci
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -81,9 +90,12 @@ cpp-test: stage
 	$(CTEST) --test-dir $(BUILD)/cpp-tests --output-on-failure --no-tests=error
 
 PY_VENV := $(BUILD)/venv
-py-test: stage
+PY_ENV = ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so
+py-venv: stage
 	python3 -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet ./bindings/python
+
+py-test: py-venv
 	cd bindings/python/tests && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so \
 	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
@@ -92,6 +104,37 @@ go-test: stage
 	cd bindings/go && $(GO_ENV) go vet ./...
 	cd bindings/go && $(GO_ENV) go test -count=1 ./...
 	cd bindings/go && $(GO_ENV) go test -count=1 -race ./...
+
+# Go programs built against the stage run without LD_LIBRARY_PATH.
+GO_BUILD_ENV = $(GO_ENV) CGO_LDFLAGS="-Wl,-rpath,$(STAGE)/lib"
+
+XL := $(BUILD)/crosslang
+crosslang: py-venv
+	mkdir -p $(XL)
+	$(CC) $(STRICT_C) -o $(XL)/agent_c tests/crosslang/agent.c $(STAGE_CFLAGS)
+	$(CXX) $(STRICT_CXX) -o $(XL)/agent_cpp tests/crosslang/agent.cpp $(STAGE_CFLAGS)
+	cd tests/crosslang/go && $(GO_ENV) go vet . && $(GO_BUILD_ENV) go build -o $(CURDIR)/$(XL)/agent_go .
+	$(CARGO) build --release --example crosslang_agent
+	$(PY_ENV) $(PY_VENV)/bin/python tests/crosslang/run.py \
+	  --agent c=$(XL)/agent_c --agent cpp=$(XL)/agent_cpp --agent go=$(XL)/agent_go \
+	  --agent "python=$(PY_VENV)/bin/python tests/crosslang/agent.py" \
+	  --agent rust=target/release/examples/crosslang_agent
+
+EX := $(BUILD)/examples
+examples: py-venv
+	mkdir -p $(EX)
+	$(CC) $(STRICT_C) -o $(EX)/tour_c examples/c/tour.c $(STAGE_CFLAGS)
+	$(CONFIGURE) -S examples/cpp -B $(EX)/cpp -DCMAKE_PREFIX_PATH=$(STAGE)
+	$(CMAKE) --build $(EX)/cpp
+	cd examples/go && $(GO_ENV) go vet . && $(GO_BUILD_ENV) go build -o $(CURDIR)/$(EX)/tour_go .
+	fleet=tour-$$$$; \
+	for run in "$(EX)/tour_c" "$(EX)/cpp/tour" "$(EX)/tour_go" \
+	           "$(PY_ENV) $(PY_VENV)/bin/python examples/python/tour.py"; do \
+	  echo "--- $$run"; env $$run $$fleet || exit 1; \
+	done
+
+readme-check: py-venv
+	$(PY_VENV)/bin/python tests/readme_programs.py --stage $(STAGE) --python $(PY_VENV)/bin/python
 
 bench:
 	$(CARGO) bench
