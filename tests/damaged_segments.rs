@@ -504,3 +504,62 @@ fn garbage_heartbeat_records_are_left_out() {
     assert_eq!(row.beats_in_history, 1);
     assert_eq!(snap.nodes.len(), 1);
 }
+
+/// The slot at the head in a state no writer leaves (a later lap's `seq`; or
+/// an uncommitted previous lap whose owner word names an impossible lap): a
+/// writer reports the ring CORRUPT within a bound instead of waiting forever,
+/// and a reader is not held up. A previous lap left by a dead writer (the
+/// state a crash leaves) is still taken over.
+#[test]
+fn writer_refuses_a_damaged_slot_at_the_head() {
+    let s = Setup::new("dmg-head");
+    let ring = Ring::open(
+        &s.member,
+        "r",
+        Some(&RingOptions {
+            capacity: 8,
+            max_payload: 64,
+            kind: 3,
+            mode: 0,
+        }),
+    )
+    .unwrap();
+    for i in 0..11u64 {
+        ring.write(1, i, &[i as u8; 16]).unwrap();
+    }
+    assert_eq!(ring.head(), 11);
+    let p = path(&s.fleet, ObjectKind::Ring, "r");
+    let slot = slot_at(&ring, 11);
+    let dead_tag = 200u64 << 16 | 7; // node 200: no such member
+    for (what, seq, owner_lap, outcome) in [
+        (
+            "seq of lap 50 at head lap 1",
+            2 * 50 + 2,
+            0u64,
+            Status::Corrupt,
+        ),
+        ("uncommitted lap 0, owner lap 5", 1, 5, Status::Corrupt),
+        ("uncommitted lap 0, dead owner of lap 0", 1, 0, Status::Ok),
+    ] {
+        poke(&p, slot, &(seq as u64).to_le_bytes());
+        poke(&p, slot + 8, &(owner_lap << 32 | dead_tag).to_le_bytes());
+        let t = std::time::Instant::now();
+        let got = ring
+            .write(1, 99, &[9; 16])
+            .map(|_| Status::Ok)
+            .unwrap_or_else(|e| e.status());
+        assert_eq!(got, outcome, "{what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{what}: {:?}",
+            t.elapsed()
+        );
+        // Readers are not held up by it either.
+        let mut c = ring.cursor(From::Oldest);
+        let mut buf = [0u8; 64];
+        let t = std::time::Instant::now();
+        while c.next_into(&mut buf).unwrap().is_some() {}
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+    assert_eq!(ring.info().takeovers, 1);
+}

@@ -299,7 +299,13 @@ impl RingCore {
         let tag = fleet.writer_tag()?;
         let pos = self
             .view
-            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now);
+            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
+            .ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
+                    self.name
+                ))
+            })?;
         let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
         self.view.publish_parts(pos, id.raw(), kind, ver, parts);
         self.view.after_commit(futex::wake_all);

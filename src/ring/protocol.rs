@@ -216,6 +216,11 @@ const SPINS_BEFORE_LIVENESS: u32 = 256;
 #[cfg(loom)]
 const SPINS_BEFORE_LIVENESS: u32 = 1;
 
+/// Spins on a slot state that no writer leaves before a claim gives up on
+/// the segment as damaged (tens of milliseconds; a consistent ring shows such
+/// a state only until a store becomes visible).
+const DAMAGED_SPINS: u32 = 1 << 22;
+
 impl RingView {
     #[inline]
     pub(crate) fn ctl(&self) -> &RingControl {
@@ -258,14 +263,21 @@ impl RingView {
 
     /// Claims the next position for the writer `tag`. `is_dead(tag)` decides
     /// whether a slot stuck at the previous lap may be taken over.
+    ///
+    /// `None` when the slot at the head stays in a state no writer leaves
+    /// (a `seq` beyond the head's lap, or an uncommitted previous lap whose
+    /// owner word names neither that lap nor ours): only a damaged segment
+    /// does that, and waiting for it would never end.
     pub(crate) fn claim(
         &self,
         tag: u32,
         is_dead: &dyn Fn(u32) -> bool,
         mut on_wait: impl FnMut(),
-    ) -> u64 {
+    ) -> Option<u64> {
         let ctl = self.ctl();
         let mut spins = 0u32;
+        // Consecutive observations of an impossible slot at an unchanged head.
+        let (mut impossible, mut impossible_at) = (0u32, u64::MAX);
         loop {
             // Acquire: pairs with the Release half of the head CAS below, so the
             // owner word of h-1 claimed before it is visible.
@@ -302,13 +314,26 @@ impl RingView {
                         Ordering::AcqRel,
                         Ordering::Relaxed,
                     );
-                    return h;
+                    return Some(h);
                 }
                 continue;
             }
-            if s > prev_committed || ctl.head.load(Ordering::Relaxed) != h {
-                // Our view of head or owner is stale (another writer already
-                // moved on); let the newer values reach us.
+            if ctl.head.load(Ordering::Relaxed) != h {
+                // Our view of head is stale (another writer already moved
+                // on); let the newer values reach us.
+                spin_hint();
+                continue;
+            }
+            if s > prev_committed {
+                // A later lap's seq at the head: our view of the slot is
+                // stale for a moment, or (if it lasts) the slot is damaged.
+                if impossible_at != h {
+                    (impossible, impossible_at) = (0, h);
+                }
+                impossible += 1;
+                if impossible > DAMAGED_SPINS {
+                    return None;
+                }
                 spin_hint();
                 continue;
             }
@@ -334,9 +359,21 @@ impl RingView {
                         Ordering::AcqRel,
                         Ordering::Relaxed,
                     );
-                    return h;
+                    return Some(h);
                 }
                 continue;
+            }
+            if owner_lap(o) != (lap as u32).wrapping_sub(1) {
+                // The previous lap is uncommitted, yet the owner word names
+                // neither it nor ours: the claim CAS of that lap not visible
+                // yet, or (if it lasts) a damaged slot.
+                if impossible_at != h {
+                    (impossible, impossible_at) = (0, h);
+                }
+                impossible += SPINS_BEFORE_LIVENESS;
+                if impossible > DAMAGED_SPINS {
+                    return None;
+                }
             }
             on_wait();
         }
@@ -544,7 +581,9 @@ mod loom_models {
     }
 
     fn write(v: &RingView, tag: u32, b: u8, is_dead: &dyn Fn(u32) -> bool) -> u64 {
-        let pos = v.claim(tag, is_dead, loom::thread::yield_now);
+        let pos = v
+            .claim(tag, is_dead, loom::thread::yield_now)
+            .expect("a consistent ring");
         v.publish(pos, pos, 0, b as u64, &payload(b));
         pos
     }
@@ -652,7 +691,9 @@ mod loom_models {
             let (m1, d1) = (m.clone(), dead.clone());
             let victim = loom::thread::spawn(move || {
                 let v = m1.view();
-                let pos = v.claim(1 << 16, &|_| false, loom::thread::yield_now);
+                let pos = v
+                    .claim(1 << 16, &|_| false, loom::thread::yield_now)
+                    .expect("a consistent ring");
                 let slot = v.slot(pos);
                 slot.seq.store(2 * v.lap(pos) + 1, Ordering::Relaxed);
                 fence(Ordering::Release);
