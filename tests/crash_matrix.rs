@@ -22,6 +22,8 @@
 //! One `#[test]` per operation, so `cargo test --test crash_matrix cache_incr`
 //! replays one. Randomness comes from one seed, printed at the start of every
 //! operation and in every failure: replay with `ORBIT_CRASH_SEED=<seed>`.
+//! (lease.bind runs claims of more subjects than the lease table holds, so
+//! kills land while a subject is being bound under the table's bind lock.)
 //! Short mode (default, CI): a few seconds per operation. Long mode:
 //! `ORBIT_CRASH_LONG=1 cargo test --release --test crash_matrix -- --nocapture`
 //! (about 25 s of rounds per operation); `ORBIT_CRASH_SECS` sets the budget of
@@ -1491,6 +1493,18 @@ fn sub_position(sub: &orbit::Subscription) -> u64 {
 // Leases: claim, renew, release
 
 const SUBJECTS: usize = 3;
+/// lease.bind: more subjects than the table holds, so most claims rebind an
+/// entry (evicting a free, expired or dead subject) under the bind lock.
+const BIND_SUBJECTS: usize = 12;
+const BIND_TABLE: u32 = 5;
+
+fn subjects_for(op: &str) -> usize {
+    if op == "bind" {
+        BIND_SUBJECTS
+    } else {
+        SUBJECTS
+    }
+}
 /// Globals: the highest token recorded per subject; the pid holding it.
 const G_TOKEN: usize = 100;
 const G_HOLDER: usize = 200;
@@ -1508,7 +1522,7 @@ fn child_lease(board: &Board, serial: usize, fleet: &Fleet, op: &str) {
         board,
         serial,
         Box::new(move |rng, b, s| {
-            let i = rng.below(SUBJECTS as u64) as usize;
+            let i = rng.below(subjects_for(&op) as u64) as usize;
             let lease = in_call(b, s, || contest.claim(&subject(i), LEASE_TTL));
             let mut lease = match lease {
                 Ok(l) => l,
@@ -1582,7 +1596,12 @@ fn lease_op(op: &'static str) {
     unlink_everything(&fleet, &[]);
     let board = Board::create(&format!("l{sub}"));
     let me = Fleet::join(&fleet, &fleet_options()).unwrap();
-    let contest = Contest::open(&me, None).unwrap();
+    let table = orbit::ContestOptions {
+        capacity: BIND_TABLE,
+        mode: 0,
+    };
+    let contest = Contest::open(&me, (sub == "bind").then_some(&table)).unwrap();
+    let subjects = subjects_for(sub);
     let mut tally = Tally::default();
     let mut serial = 0;
     let started = Instant::now();
@@ -1609,7 +1628,7 @@ fn lease_op(op: &'static str) {
             OP_LIMIT,
             format!("{op}: claims after the round ({})", cfg.replay()),
             || {
-                for i in 0..SUBJECTS {
+                for i in 0..subjects {
                     let l = contest
                         .claim(&subject(i), Duration::from_secs(5))
                         .unwrap_or_else(|e| {
@@ -1648,11 +1667,12 @@ fn lease_op(op: &'static str) {
         tally.summary(
             &cfg,
             &format!(
-                ", tokens {:?}, {audit_records} audit records; takeovers {}, repairs {}",
-                (0..SUBJECTS)
+                ", tokens {:?}, {audit_records} audit records; takeovers {}, evictions {}, repairs {}",
+                (0..subjects)
                     .map(|i| board.global(G_TOKEN + i).load(Ordering::SeqCst))
                     .collect::<Vec<_>>(),
                 st.takeovers,
+                st.evictions,
                 st.repairs
             )
         )
@@ -1672,6 +1692,11 @@ fn lease_renew() {
 #[test]
 fn lease_release() {
     lease_op("lease.release");
+}
+
+#[test]
+fn lease_bind() {
+    lease_op("lease.bind");
 }
 
 // ---------------------------------------------------------------------------
