@@ -140,14 +140,8 @@ fn real_main(words: &[String], out: &mut Out) -> CliResult {
         Some("help") => return real_main(&[&words[1..], &["--help".to_string()]].concat(), out),
         Some("-V" | "--version") => return version(&Matches::default(), out),
         Some("cache")
-            if words.len() == 1 || matches!(words[1].as_str(), "-h" | "--help" | "help") =>
+            if words.len() > 1 && matches!(words[1].as_str(), "-h" | "--help" | "help") =>
         {
-            if words.len() == 1 {
-                eprint!("{}", cache_help());
-                return Err(CliError::usage(
-                    "cache needs a command: get, set, del or keys",
-                ));
-            }
             out.write(&cache_help())?;
             return Ok(());
         }

@@ -135,7 +135,11 @@ pub fn run(fleet: Option<&str>, only: Option<&str>, out: &mut Out) -> CliResult 
             Err(_) if fleet.is_none() => continue,
             Err(err) => return Err(err),
         };
-        collect(&mut inv, only, &mut e)?;
+        match collect(&mut inv, only, &mut e) {
+            Ok(()) => {}
+            Err(_) if fleet.is_none() => continue,
+            Err(err) => return Err(err),
+        }
     }
     out.write(&e.render())?;
     Ok(())
