@@ -6,7 +6,7 @@
 #   make stage             install into ./stage (what the C tests and the demo build against)
 #   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          py-test, go-test
+#                          c-test-asan, cpp-test, py-test, go-test, cli-test
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -16,6 +16,8 @@
 #   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
+#   make cli-test          the orbit command line: tests/cli.rs, then the staged bin/orbit checked by
+#                          tests/cli-py (Prometheus output through prometheus_client's parser, top in tmux)
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
@@ -34,7 +36,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan clean loom py-test go-test cpp-test bench
+        c-test-build c-test-asan clean loom py-test go-test cpp-test cli-test bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -62,7 +64,7 @@ demo: stage
 	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
 	wait $$reader
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -80,6 +82,14 @@ py-test: stage
 	python3 -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet ./bindings/python
 	cd bindings/python/tests && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so \
+	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+# prometheus_client's text-format parser checks `orbit stat --prometheus`; tmux drives `orbit top`.
+cli-test: stage
+	$(CARGO) test --test cli
+	python3 -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet ./bindings/python 'prometheus_client>=0.20,<1'
+	cd tests/cli-py && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so ORBIT_CLI=$(STAGE)/bin/orbit \
 	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 GO_ENV = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
