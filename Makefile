@@ -4,7 +4,8 @@
 #   make install           install lib, orbit.h, orbit.pc and the CMake package into $(PREFIX)
 #                          (default /usr/local; DESTDIR is honoured)
 #   make stage             install into ./stage (what the C tests and the demo build against)
-#   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
+#   make demo              build, stage, compile the C and Go demo workers against it, run examples/demo.py:
+#                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
 #                          c-test-asan, cpp-test, py-test, go-test, cli-test
 #   make fmt-check         cargo fmt --check
@@ -54,15 +55,15 @@ stage: build
 
 demo: stage
 	mkdir -p $(BUILD)/demo
-	for prog in ring_writer ring_reader; do \
+	for prog in demo_worker ring_writer ring_reader; do \
 	  $(CC) $(STRICT_C) -o $(BUILD)/demo/$$prog examples/c/$$prog.c \
 	    $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) \
 	    -Wl,-rpath,$$($(STAGE_PKG_CONFIG) --variable=libdir orbit) || exit 1; \
 	done
-	fleet=demo-$$$$; \
-	$(BUILD)/demo/ring_reader $$fleet events 10 5000 --unlink & reader=$$!; \
-	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
-	wait $$reader
+	if command -v go >/dev/null; then \
+	  cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo/go_demo_worker . || exit 1; \
+	else echo "make demo: no go toolchain, the Go worker sits out"; rm -f $(BUILD)/demo/go_demo_worker; fi
+	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test
 	@echo "make test: all passed"

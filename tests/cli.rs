@@ -617,6 +617,18 @@ fn cache_commands_read_write_and_report() {
         "reads through an observer count nothing"
     );
 
+    k.incr(b"count", 41, 0).unwrap();
+    k.incr(b"count", 1, 0).unwrap();
+    assert_eq!(
+        orbit(&["cache", "get", &c.0, "kv", "count", "--int"]).ok(),
+        "42\n"
+    );
+    assert_eq!(
+        orbit(&["cache", "get", &c.0, "kv", "count", "--json"]).json()["counter"],
+        42
+    );
+    orbit(&["cache", "get", &c.0, "kv", "greeting", "--int"]).fails(1, "a counter is 8");
+    k.delete(b"count").unwrap();
     orbit(&["cache", "set", &c.0, "kv", "n", "42", "--ttl", "1m"]).ok();
     assert_eq!(k.get(b"n").unwrap().as_deref(), Some(&b"42"[..]));
     let j = orbit(&["cache", "get", &c.0, "kv", "n", "--json"]).json();

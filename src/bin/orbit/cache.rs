@@ -37,10 +37,16 @@ pub static GET: Spec = Spec {
             value: None,
             help: "write the value's bytes exactly, without a newline",
         },
+        Opt {
+            long: "int",
+            value: None,
+            help: "print a counter kept by incr/decr (8 bytes, little-endian) as a number",
+        },
     ],
     details: "\
 Prints the value as text when it is printable UTF-8, else as 0x<hex>. --json gives
-{key, key_hex, value (text or null), value_hex, len, version, expires_at_ms, ttl_ms}.",
+{key, key_hex, value (text or null), value_hex, len, counter (8-byte values only),
+version, expires_at_ms, ttl_ms}.",
 };
 
 pub static SET: Spec = Spec {
@@ -134,6 +140,8 @@ fn join(m: &Matches) -> CliResult<(Fleet, OrbitCache)> {
 
 pub fn get(m: &Matches, out: &mut Out) -> CliResult {
     m.exclusive("json", "raw")?;
+    m.exclusive("int", "raw")?;
+    m.exclusive("int", "json")?;
     let key = arg_bytes(m, 2, "key")?;
     let (_inv, cache) = observe(m)?;
     let st: CacheStats = cache.stats();
@@ -143,13 +151,23 @@ pub fn get(m: &Matches, out: &mut Out) -> CliResult {
         .ctx("get")?
         .ok_or_else(|| CliError::not_found(format!("no key {}", render::key(&key))))?;
     let value = &buf[..meta.len];
-    if m.flag("raw") {
+    let counter = <[u8; 8]>::try_from(value).ok().map(i64::from_le_bytes);
+    if m.flag("int") {
+        let n = counter.ok_or_else(|| {
+            CliError::failed(format!(
+                "--int: the value is {} bytes, a counter is 8",
+                value.len()
+            ))
+        })?;
+        out.line(&n.to_string())?;
+    } else if m.flag("raw") {
         out.bytes(value)?;
     } else if m.flag("json") {
         let now = OrbitEpoch::now().as_millis();
         let j = render::bytes_json(Json::obj(), "key", &key);
         let j = render::bytes_json(j, "value", value)
             .with("len", meta.len)
+            .with("counter", counter)
             .with("version", meta.version.to_string())
             .with(
                 "expires_at_ms",
