@@ -21,6 +21,8 @@ pub struct Inventory {
     /// The uid whose segments are listed.
     pub uid: u32,
     observer: Option<Fleet>,
+    /// (created_at_ms, creator_pid) of the membership table `observer` maps.
+    table: Option<(u64, u32)>,
     rings: BTreeMap<String, Opened<Ring>>,
     caches: BTreeMap<String, Opened<OrbitCache>>,
 }
@@ -93,23 +95,52 @@ impl Inventory {
     /// segment at all is [`NOT_FOUND`](crate::fail::NOT_FOUND).
     pub fn open(fleet: &str) -> CliResult<Inventory> {
         crate::fail::check_name("fleet", fleet)?;
-        let uid = scan::current_uid();
-        let observer = match Fleet::observe(fleet) {
-            Ok(f) => Some(f),
-            Err(e) if e.status() == Status::NotExist => None,
-            Err(e) => return Err(CliError::orbit(format!("fleet {fleet:?}"), &e)),
-        };
-        let inv = Inventory {
+        let mut inv = Inventory {
             fleet: fleet.to_string(),
-            uid,
-            observer,
+            uid: scan::current_uid(),
+            observer: None,
+            table: None,
             rings: BTreeMap::new(),
             caches: BTreeMap::new(),
         };
-        if inv.observer.is_none() && inv.segments()?.is_empty() {
+        let segments = inv.segments()?;
+        inv.follow_table(&segments)?;
+        if inv.observer.is_none() && segments.is_empty() {
             return Err(inv.no_such_fleet());
         }
         Ok(inv)
+    }
+
+    /// Attaches to the membership table listed in `segments`, again when it
+    /// was removed or made anew since (handles opened through the old one
+    /// are dropped, so they are opened again through the new one).
+    fn follow_table(&mut self, segments: &[SegmentFile]) -> CliResult {
+        let table = segments
+            .iter()
+            .find(|s| s.name.kind == ObjectKind::Fleet)
+            .and_then(|s| match &s.header {
+                HeaderState::Ready(h) => Some((h.created_at_ms, h.creator_pid)),
+                _ => None,
+            });
+        if table == self.table && (self.observer.is_some() || table.is_none()) {
+            return Ok(());
+        }
+        self.observer = None;
+        self.table = None;
+        self.rings.clear();
+        self.caches.clear();
+        if table.is_none() {
+            return Ok(());
+        }
+        match Fleet::observe(&self.fleet) {
+            Ok(f) => {
+                self.observer = Some(f);
+                self.table = table;
+                Ok(())
+            }
+            Err(e) if e.status() == Status::NotExist => Ok(()),
+            Err(e) => Err(CliError::orbit(format!("fleet {:?}", self.fleet), &e)),
+        }
     }
 
     fn no_such_fleet(&self) -> CliError {
@@ -138,11 +169,8 @@ impl Inventory {
     /// Reads members and every object's counters (objects named `only`, if
     /// given).
     pub fn sample(&mut self, only: Option<&str>) -> CliResult<Sample> {
-        if self.observer.is_none() {
-            // The table may have been made since.
-            self.observer = Fleet::observe(&self.fleet).ok();
-        }
         let segments = self.segments()?;
+        self.follow_table(&segments)?;
         if segments.is_empty() && self.observer.is_none() {
             return Err(self.no_such_fleet());
         }

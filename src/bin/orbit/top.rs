@@ -46,7 +46,7 @@ pub fn run(m: &Matches, out: &mut Out) -> CliResult {
     }
     let iterations = m.count("iterations")?;
     let mut inv = Inventory::open(m.pos[0].as_str())?;
-    let mut prev = inv.sample(None)?;
+    let mut prev = Some(inv.sample(None)?);
     signal::catch_stop();
     let keys = Keyboard::raw();
     let mut screen = Screen::enter(out)?;
@@ -60,22 +60,34 @@ pub fn run(m: &Matches, out: &mut Out) -> CliResult {
         if wait(interval, &keys) {
             break;
         }
-        let cur = match inv.sample(None) {
-            Ok(s) => s,
-            Err(e) => {
-                drop(screen);
-                return Err(e);
-            }
-        };
-        let rates = Rates::between(&prev, &cur);
         let head = format!(
             "orbit top  fleet {}  {}  every {:.1}s  (q or Ctrl-C quits)\n\n",
             inv.fleet,
             utc(OrbitEpoch::now().as_millis()),
             interval.as_secs_f64()
         );
-        screen.draw(&(head + &stat::text(&inv, &cur, &rates, true)))?;
-        prev = cur;
+        match inv.sample(None) {
+            Ok(cur) => {
+                let body = match &prev {
+                    Some(p) => stat::text(&inv, &cur, &Rates::between(p, &cur), true),
+                    None => "(the fleet is back: rates from the next refresh on)\n".into(),
+                };
+                screen.draw(&(head + &body))?;
+                prev = Some(cur);
+            }
+            // Removed (`orbit clean`, a restart): keep watching for it.
+            Err(e) if e.code == crate::fail::NOT_FOUND => {
+                screen.draw(&format!(
+                    "{head}{}\nwaiting for it to appear again ...\n",
+                    e.msg
+                ))?;
+                prev = None;
+            }
+            Err(e) => {
+                drop(screen);
+                return Err(e);
+            }
+        }
         shown += 1;
     }
     Ok(())
