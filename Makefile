@@ -7,7 +7,7 @@
 #   make demo              build, stage, compile the C and Go demo workers against it, run examples/demo.py:
 #                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          c-test-asan, cpp-test, py-test, go-test, cli-test
+#                          c-test-asan, cpp-test, py-test, go-test, cli-test, demo (it checks itself)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -65,7 +65,7 @@ demo: stage
 	else echo "make demo: no go toolchain, the Go worker sits out"; rm -f $(BUILD)/demo/go_demo_worker; fi
 	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test demo
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
