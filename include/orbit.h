@@ -30,6 +30,12 @@ typedef struct orbit_ring orbit_ring;
 typedef struct orbit_cursor orbit_cursor;
 /** A cache (Rust: orbit::OrbitCache). Thread-safe. Free with orbit_cache_free. */
 typedef struct orbit_cache orbit_cache;
+/** An event bus (Rust: orbit::Bus). Thread-safe. Free with orbit_bus_free. */
+typedef struct orbit_bus orbit_bus;
+/** A bus subscription (Rust: orbit::Subscription). One thread at a time. Free with orbit_subscription_free. */
+typedef struct orbit_subscription orbit_subscription;
+/** A granted lease (Rust: orbit::Lease). One thread at a time. orbit_lease_free releases it if held. */
+typedef struct orbit_lease orbit_lease;
 
 
 /**
@@ -127,6 +133,32 @@ typedef int32_t orbit_status;
 #endif // __cplusplus
 
 /**
+ * A node's freshness in `orbit_fleet_heartbeats`.
+ */
+enum orbit_heartbeat_state
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+    /**
+     * A member whose process runs and heartbeated within `stale_after_ms`.
+     */
+    ORBIT_HEARTBEAT_STATE_FRESH = 0,
+    /**
+     * A member whose process runs but whose last heartbeat is older.
+     */
+    ORBIT_HEARTBEAT_STATE_STALE = 1,
+    /**
+     * A member whose process is gone, or a process that heartbeated within
+     * the history and is no longer a member.
+     */
+    ORBIT_HEARTBEAT_STATE_MISSING = 2,
+};
+#ifndef __cplusplus
+typedef uint32_t orbit_heartbeat_state;
+#endif // __cplusplus
+
+/**
  * A member's state.
  */
 enum orbit_member_state
@@ -150,6 +182,63 @@ enum orbit_member_state
 #ifndef __cplusplus
 typedef uint32_t orbit_member_state;
 #endif // __cplusplus
+
+/**
+ * Bus geometry. Initialise with `orbit_bus_options_init`.
+ */
+typedef struct orbit_bus_options {
+    /**
+     * Number of events the bus holds: a power of two, 1..=2^30 (default 4096).
+     */
+    uint64_t capacity;
+    /**
+     * Largest event payload in bytes, 0..=16 MiB - 256 (default 1024). Any
+     * valid topic fits beside it.
+     */
+    uint32_t max_payload;
+    /**
+     * Permission bits if this call creates the bus: 0 = the fleet's mode
+     * (0600 unless the fleet set one), 0660 opens it to the group.
+     */
+    uint32_t mode;
+    /**
+     * Must be zero (room for future options).
+     */
+    uint64_t reserved[6];
+} orbit_bus_options;
+
+/**
+ * Where a cursor or subscription starts: `ORBIT_FROM_OLDEST` or `ORBIT_FROM_HEAD`.
+ */
+typedef uint32_t orbit_from;
+
+/**
+ * An event's metadata, filled by `orbit_subscription_next`.
+ */
+typedef struct orbit_event {
+    /**
+     * NetId64 `[220:8][NODE:16][COUNTER:40]`: who published it, and where.
+     */
+    uint64_t id;
+    /**
+     * Publish time, ms since the Unix epoch.
+     */
+    uint64_t timestamp_ms;
+    /**
+     * Frames lost just before this event (overwritten before the
+     * subscription read them, whatever their topic).
+     */
+    uint64_t lost;
+    /**
+     * Topic length in bytes, without the NUL; on `BUFFER_TOO_SMALL`, the
+     * length needed (the topic buffer needs `topic_len + 1` bytes).
+     */
+    uint32_t topic_len;
+    /**
+     * Payload length; on `BUFFER_TOO_SMALL`, the length needed.
+     */
+    uint32_t len;
+} orbit_event;
 
 /**
  * Cache geometry. Initialise with `orbit_cache_options_init`.
@@ -249,6 +338,50 @@ typedef struct orbit_cache_stats {
 } orbit_cache_stats;
 
 /**
+ * Lease-table options. Initialise with `orbit_contest_options_init`.
+ */
+typedef struct orbit_contest_options {
+    /**
+     * Number of subjects the table holds, 1..=65536 (default 256).
+     */
+    uint32_t capacity;
+    /**
+     * Permission bits if this call creates the table: 0 = the fleet's mode.
+     */
+    uint32_t mode;
+    /**
+     * Must be zero (room for future options).
+     */
+    uint64_t reserved[6];
+} orbit_contest_options;
+
+/**
+ * The current holder of a subject, filled by `orbit_contest_holder`.
+ */
+typedef struct orbit_holder {
+    /**
+     * The holder's fleet node id.
+     */
+    uint16_t node_id;
+    /**
+     * The holder's process id.
+     */
+    uint32_t pid;
+    /**
+     * The fencing token of its grant.
+     */
+    uint64_t token;
+    /**
+     * When it was granted, ms since the Unix epoch.
+     */
+    uint64_t claimed_at_ms;
+    /**
+     * When it expires unless renewed, ms since the Unix epoch.
+     */
+    uint64_t expires_at_ms;
+} orbit_holder;
+
+/**
  * Options for `orbit_fleet_join`. Initialise with `orbit_fleet_options_init`.
  */
 typedef struct orbit_fleet_options {
@@ -304,6 +437,37 @@ typedef struct orbit_member {
      */
     uint64_t last_heartbeat_ms;
 } orbit_member;
+
+/**
+ * One process's latest heartbeat, as filled by `orbit_fleet_heartbeats`.
+ */
+typedef struct orbit_heartbeat {
+    /**
+     * Node id.
+     */
+    uint16_t node_id;
+    /**
+     * 1 for the process the membership table names for this node id, 0 for
+     * one known only from the history.
+     */
+    uint8_t member;
+    /**
+     * Process id.
+     */
+    uint32_t pid;
+    /**
+     * Fresh, stale or missing.
+     */
+    orbit_heartbeat_state state;
+    /**
+     * Latest heartbeat (a join counts as one), ms since the Unix epoch.
+     */
+    uint64_t last_heartbeat_ms;
+    /**
+     * Heartbeats of this process the history ring still holds.
+     */
+    uint64_t beats_in_history;
+} orbit_heartbeat;
 
 /**
  * Ring geometry. Initialise with `orbit_ring_options_init`.
@@ -393,11 +557,6 @@ typedef struct orbit_ring_info {
 } orbit_ring_info;
 
 /**
- * Where a cursor or subscription starts: `ORBIT_FROM_OLDEST` or `ORBIT_FROM_HEAD`.
- */
-typedef uint32_t orbit_from;
-
-/**
  * Start at the oldest frame the ring still holds.
  */
 #define ORBIT_FROM_OLDEST 0
@@ -410,6 +569,140 @@ typedef uint32_t orbit_from;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Fills `opts` with the defaults: capacity 4096, max_payload 1024, mode 0.
+ *
+ * **Parameters**: `opts` (NULL is ignored). **Thread safety**: any thread.
+ */
+void orbit_bus_options_init(struct orbit_bus_options *opts);
+
+/**
+ * Opens event bus `name` of the fleet (a segment of its own, apart from rings
+ * of the same name).
+ *
+ * With `opts == NULL` it attaches to the existing bus whatever its geometry,
+ * or creates one with the defaults. With `opts` it creates the bus with those
+ * settings, or attaches if the existing geometry matches. Through an observer
+ * fleet it never creates and maps the bus read-only.
+ *
+ * **Parameters**: `f`, a fleet handle; `name`, `[A-Za-z0-9_.-]{1,48}`;
+ * `opts`, NULL or initialised options; `out`, receives the handle.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (name, capacity not a
+ * power of two or zero, max_payload out of range, reserved fields set);
+ * `INCOMPATIBLE` (existing bus of another geometry, another kind of object or
+ * layout version); `CORRUPT`; `NOT_EXIST` (observer, no such bus);
+ * `PERMISSION`; `IO`. On failure `*out` is NULL.
+ * **Ownership**: free `*out` with `orbit_bus_free` (never unlinks).
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_bus_open(orbit_fleet *f,
+                            const char *name,
+                            const struct orbit_bus_options *opts,
+                            orbit_bus **out);
+
+/**
+ * Publishes an event. Never waits for subscribers: one that falls behind
+ * loses the oldest events and is told how many.
+ *
+ * **Parameters**: `topic`, NUL-terminated UTF-8 of 1..=255 bytes; `data`/`len`,
+ * the payload (NULL allowed only when `len` is 0); `out_id`, NULL or receives
+ * the event's NetId64.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (topic empty, longer
+ * than 255 bytes or not UTF-8; freed handle; fleet handle inherited through
+ * `fork()`); `TOO_LARGE` (`len > max_payload`; nothing published);
+ * `READ_ONLY` (opened through an observer).
+ * **Thread safety**: any thread; lock-free, no allocation, no syscall unless a
+ * subscriber is blocked in `orbit_subscription_wait`.
+ */
+orbit_status orbit_bus_publish(orbit_bus *b,
+                               const char *topic,
+                               const void *data,
+                               size_t len,
+                               uint64_t *out_id);
+
+/**
+ * Subscribes to the events whose topic starts with `topic_prefix`, from the
+ * oldest event the bus still holds (`ORBIT_FROM_OLDEST`: a late subscriber
+ * replays them) or from the head (`ORBIT_FROM_HEAD`).
+ *
+ * **Parameters**: `topic_prefix`, NULL or `""` for every topic, else
+ * NUL-terminated UTF-8 of at most 255 bytes, matched byte-wise.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (prefix, unknown
+ * `from`). On failure `*out` is NULL.
+ * **Ownership**: free `*out` with `orbit_subscription_free`; it keeps the bus
+ * mapped. **Thread safety**: any thread.
+ */
+orbit_status orbit_bus_subscribe(const orbit_bus *b,
+                                 const char *topic_prefix,
+                                 orbit_from from,
+                                 orbit_subscription **out);
+
+/**
+ * Reads the next event whose topic matches, in publish order.
+ *
+ * The topic is copied NUL-terminated into `topic` (it needs `topic_len + 1`
+ * bytes), the payload into `buf`. `out->lost` counts the frames lost just
+ * before this event (of any topic: they were overwritten unread).
+ *
+ * **Parameters**: `out` receives the metadata; `topic`/`topic_cap` and
+ * `buf`/`cap` the buffers (NULL allowed when the capacity is 0).
+ * **Returns** `OK`; `EMPTY` (nothing new; `*out` zeroed); `BUFFER_TOO_SMALL`
+ * (`out->topic_len` and `out->len` are the lengths needed; the event is not
+ * consumed, call again with larger buffers); `NULL_ARGUMENT`.
+ * **Thread safety**: one thread at a time per subscription; no allocation,
+ * lock or syscall.
+ */
+orbit_status orbit_subscription_next(orbit_subscription *s,
+                                     struct orbit_event *out,
+                                     char *topic,
+                                     size_t topic_cap,
+                                     void *buf,
+                                     size_t cap);
+
+/**
+ * Blocks until `orbit_subscription_next` has a matching event to return, at
+ * most `timeout_ns` nanoseconds (0 checks without blocking). Events of other
+ * topics that arrive meanwhile are skipped and do not end the wait.
+ *
+ * **Parameters**: `s`, a subscription; `timeout_ns`, the longest wait.
+ * **Returns** `OK`; `TIMEOUT`; `NULL_ARGUMENT`.
+ * **Thread safety**: one thread at a time per subscription. Sleeps on a futex
+ * in the segment; publishers pay a wake-up only while someone waits.
+ */
+orbit_status orbit_subscription_wait(orbit_subscription *s, uint64_t timeout_ns);
+
+/**
+ * Total frames this subscription has lost so far, whatever their topic (0
+ * for NULL).
+ *
+ * **Thread safety**: as `orbit_subscription_next`.
+ */
+uint64_t orbit_subscription_lost(const orbit_subscription *s);
+
+/**
+ * Frees a subscription. NULL is a no-op.
+ *
+ * **Thread safety**: not concurrently with other calls on the same handle.
+ */
+void orbit_subscription_free(orbit_subscription *s);
+
+/**
+ * Frees a bus handle (unmaps once no subscription uses it; never unlinks).
+ * NULL is a no-op.
+ *
+ * **Thread safety**: not concurrently with other calls on the same handle.
+ */
+void orbit_bus_free(orbit_bus *b);
+
+/**
+ * Removes bus `name` of `fleet` from the system. Processes that have it open
+ * keep using it; the next open creates a new bus.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_bus_unlink(const char *fleet, const char *name);
 
 /**
  * Fills `opts` with the defaults: capacity 4096, max_key 128, max_value 1024, mode 0.
@@ -594,6 +887,116 @@ void orbit_cache_free(orbit_cache *c);
 orbit_status orbit_cache_unlink(const char *fleet, const char *name);
 
 /**
+ * Fills `opts` with the defaults: 256 subjects, mode 0.
+ *
+ * **Parameters**: `opts` (NULL is ignored). **Thread safety**: any thread.
+ */
+void orbit_contest_options_init(struct orbit_contest_options *opts);
+
+/**
+ * Opens the fleet's lease table with explicit options and keeps it in the
+ * fleet handle for the contest calls that follow. Optional: without it the
+ * first contest call opens the table with `opts == NULL` semantics.
+ *
+ * With `opts == NULL` it attaches to the existing table whatever its
+ * capacity, or creates one with the defaults. With `opts` it creates the
+ * table with that capacity, or attaches if the existing one matches.
+ *
+ * **Parameters**: `f`, a fleet handle (the table is kept in it); `opts`,
+ * NULL or initialised options.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (capacity 0 or over
+ * 65536, reserved fields set); `INCOMPATIBLE` (existing table of another
+ * capacity, or a ring named `contest.leases` that is not an audit ring);
+ * `CORRUPT`; `NOT_EXIST` (observer, no table yet); `PERMISSION`; `IO`.
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_contest_open(orbit_fleet *f, const struct orbit_contest_options *opts);
+
+/**
+ * Claims `subject` for `ttl_ms` milliseconds. Succeeds for exactly one live
+ * holder; a lease whose TTL passed, or whose holder process is dead, is taken
+ * over at once. The lease carries a fencing token (`orbit_lease_token`)
+ * that strictly increases with every grant of the subject.
+ *
+ * **Parameters**: `f`, a member fleet handle; `subject`, NUL-terminated UTF-8
+ * of 1..=128 bytes; `ttl_ms` > 0; `out` receives the lease.
+ * **Returns** `OK`; `CONFLICT` (a live holder has it, this process
+ * included); `FULL` (a new subject and every table entry holds a live
+ * lease); `NULL_ARGUMENT`; `INVALID_ARGUMENT` (subject, TTL 0, fleet handle
+ * inherited through `fork()`); `READ_ONLY` (observer); `TIMEOUT` (another
+ * live process kept the table's bind lock for 2 s); errors of opening the
+ * table on first use. On failure `*out` is NULL.
+ * **Ownership**: free `*out` with `orbit_lease_free` (which releases it if
+ * still held). **Thread safety**: any thread; no allocation beyond the handle.
+ */
+orbit_status orbit_contest_claim(orbit_fleet *f,
+                                 const char *subject,
+                                 uint64_t ttl_ms,
+                                 orbit_lease **out);
+
+/**
+ * Fills `out` with the live holder of `subject`.
+ *
+ * **Parameters**: `f`, a fleet handle (member or observer); `subject`,
+ * NUL-terminated UTF-8 of 1..=128 bytes; `out` receives the holder.
+ * **Returns** `OK`; `NOT_FOUND` (free: released, expired, holder dead, never
+ * claimed, or no lease table yet; `*out` zeroed); `NULL_ARGUMENT`;
+ * `INVALID_ARGUMENT` (subject). **Thread safety**: any thread.
+ */
+orbit_status orbit_contest_holder(const orbit_fleet *f,
+                                  const char *subject,
+                                  struct orbit_holder *out);
+
+/**
+ * The lease's fencing token (0 for NULL or a freed handle). Hand it to
+ * whatever the lease protects, which should refuse tokens lower than the
+ * highest it has seen.
+ *
+ * **Thread safety**: any thread.
+ */
+uint64_t orbit_lease_token(const orbit_lease *l);
+
+/**
+ * Extends the lease to now + `ttl_ms`. A lease whose TTL passed can still be
+ * renewed while nobody has started taking it over; its token stays the same.
+ *
+ * **Parameters**: `l`, a lease; `ttl_ms` > 0, counted from now.
+ * **Returns** `OK`; `LEASE_LOST` (it expired and another took it, or it was
+ * released); `INVALID_ARGUMENT` (TTL 0; fleet handle inherited through
+ * `fork()`); `NULL_ARGUMENT`. **Thread safety**: one thread at a time per lease.
+ */
+orbit_status orbit_lease_renew(orbit_lease *l, uint64_t ttl_ms);
+
+/**
+ * Releases the lease so another may claim it at once. Releasing again is a
+ * no-op returning `OK`.
+ *
+ * **Returns** `OK`; `LEASE_LOST` (it had expired and another took it: the
+ * critical section may have overlapped the next holder's); `NULL_ARGUMENT`;
+ * `INVALID_ARGUMENT` (fleet handle inherited through `fork()`; nothing
+ * released). **Ownership**: the handle stays valid until `orbit_lease_free`.
+ * **Thread safety**: one thread at a time per lease.
+ */
+orbit_status orbit_lease_release(orbit_lease *l);
+
+/**
+ * Frees a lease handle, releasing the lease if it is still held. NULL is a no-op.
+ *
+ * **Thread safety**: not concurrently with other calls on the same handle.
+ */
+void orbit_lease_free(orbit_lease *l);
+
+/**
+ * Removes the lease table of `fleet` and its audit ring from the system.
+ * Processes that have them open keep using them; the next claim creates a new
+ * table (whose tokens start again from 1).
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_contest_unlink(const char *fleet);
+
+/**
  * Fills `opts` with the defaults: no label, 256 nodes, mode 0600, stale after 10 s.
  *
  * **Parameters**: `opts` (NULL is ignored). **Thread safety**: any thread.
@@ -637,10 +1040,14 @@ orbit_status orbit_fleet_observe(const char *fleet, orbit_fleet **out);
 uint16_t orbit_fleet_node_id(const orbit_fleet *f);
 
 /**
- * Records a heartbeat for this member.
+ * Records a heartbeat for this member in the membership table and appends it
+ * to the fleet's heartbeat history ring (`heartbeats`, KIND 221, created by the
+ * first heartbeat).
  *
  * **Returns** `OK`; `NULL_ARGUMENT`; `READ_ONLY` (observer); `INVALID_ARGUMENT`
- * (freed handle, or used in a forked child). **Thread safety**: any thread.
+ * (freed handle, or used in a forked child); `INCOMPATIBLE` (a ring named
+ * `heartbeats` exists that is not a heartbeat ring; the table was updated).
+ * **Thread safety**: any thread.
  */
 orbit_status orbit_fleet_heartbeat(orbit_fleet *f);
 
@@ -659,6 +1066,24 @@ orbit_status orbit_fleet_members(const orbit_fleet *f,
                                  size_t *out_count);
 
 /**
+ * Summarises the heartbeat history per node: each process's latest
+ * heartbeat, and whether it is fresh, stale or missing. Rows are ordered by
+ * node id (a node id reused by a new process has one row per process).
+ *
+ * **Parameters**: `out`, an array of `cap` entries (may be NULL when `cap` is
+ * 0); `out_count` receives the number of rows.
+ * **Returns** `OK` (the first `*out_count` entries are filled);
+ * `BUFFER_TOO_SMALL` (`*out_count` is the number needed; nothing is
+ * written); `NULL_ARGUMENT`; `INCOMPATIBLE` (a ring named `heartbeats` that
+ * is not a heartbeat ring). **Thread safety**: any thread; reads up to 1024
+ * history frames and allocates.
+ */
+orbit_status orbit_fleet_heartbeats(const orbit_fleet *f,
+                                    struct orbit_heartbeat *out,
+                                    size_t cap,
+                                    size_t *out_count);
+
+/**
  * Frees a fleet handle; the node is left once no ring or other object opened
  * through it remains. NULL is a no-op; a second free of the same pointer is
  * detected where possible and ignored.
@@ -668,10 +1093,12 @@ orbit_status orbit_fleet_members(const orbit_fleet *f,
 void orbit_fleet_free(orbit_fleet *f);
 
 /**
- * Removes the fleet's membership table from the system. Attached members keep
- * working on it; later joins create a new table.
+ * Removes the fleet's membership table and its heartbeat history ring from
+ * the system (rings, buses, caches and the lease table have their own
+ * unlink). Attached members keep working on them; later joins create new ones.
  *
- * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST` (no
+ * membership table); `PERMISSION`. **Thread safety**: any thread.
  */
 orbit_status orbit_fleet_unlink(const char *fleet);
 

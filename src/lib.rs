@@ -21,7 +21,11 @@
 #![warn(missing_docs)]
 
 #[cfg(not(loom))]
+pub mod bus;
+#[cfg(not(loom))]
 pub mod cache;
+#[cfg(not(loom))]
+pub mod contest;
 #[cfg(not(loom))]
 pub mod epoch;
 #[cfg(not(loom))]
@@ -48,14 +52,27 @@ pub mod cache_protocol;
 #[allow(missing_docs, dead_code)]
 pub mod ring_protocol;
 
+#[cfg(loom)]
+#[path = "contest/protocol.rs"]
+#[allow(missing_docs, dead_code)]
+pub mod contest_protocol;
+
+#[cfg(not(loom))]
+pub use bus::{Bus, BusOptions, Event, EventInfo, EventRef, Subscription};
 #[cfg(not(loom))]
 pub use cache::{CacheOptions, CacheStats, EntryMeta, Keys, OrbitCache};
+#[cfg(not(loom))]
+pub use contest::{
+    AuditAction, AuditRecord, Contest, ContestOptions, ContestStats, Holder, Lease, PrevHolder,
+};
 #[cfg(not(loom))]
 pub use epoch::OrbitEpoch;
 #[cfg(not(loom))]
 pub use error::{Error, IoError, Result, Status};
 #[cfg(not(loom))]
-pub use fleet::{Fleet, FleetOptions, Member, MemberState};
+pub use fleet::{
+    Fleet, FleetHeartbeatSnapshot, FleetOptions, HeartbeatState, Member, MemberState, NodeHeartbeat,
+};
 #[cfg(not(loom))]
 pub use id::{NetId64, ParseNetId64Error};
 #[cfg(not(loom))]

@@ -143,8 +143,8 @@ fn child() {
         }
         "add_race" => {
             let c = OrbitCache::open(&fleet, "race", None).unwrap();
-            while !c.exists(b"go").unwrap() {
-                std::hint::spin_loop();
+            if !wait_for_any(&c, &[b"go"]) {
+                std::process::exit(FAILED);
             }
             match c.add(b"winner", &std::process::id().to_le_bytes(), 0) {
                 Ok(_) => WON,
@@ -155,8 +155,10 @@ fn child() {
         "incr" => {
             let c = OrbitCache::open(&fleet, "incr", None).unwrap();
             let k: u64 = arg.parse().unwrap();
-            while !c.exists(b"go").unwrap() {
-                std::hint::spin_loop();
+            // The start gate can be evicted by the others' increments (FIFO log)
+            // if this child starts late: the counter's presence opens it too.
+            if !wait_for_any(&c, &[b"go", b"counter"]) {
+                std::process::exit(FAILED);
             }
             let mut code = WON;
             for _ in 0..k {
@@ -739,4 +741,17 @@ fn c_abi_null_and_foreign_handles() {
     );
     let _ = Ring::unlink(&name, "r");
     let _ = orbit::fleet::unlink(&name);
+}
+
+/// Spins until one of `keys` exists; false after 30 s (a lost start gate must
+/// fail the test, not hang it).
+fn wait_for_any(c: &OrbitCache, keys: &[&[u8]]) -> bool {
+    let start = Instant::now();
+    while !keys.iter().any(|k| c.exists(k).unwrap()) {
+        if start.elapsed() > Duration::from_secs(30) {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
 }

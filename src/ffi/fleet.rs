@@ -1,13 +1,15 @@
 //! Fleet functions.
 
 use std::ffi::c_char;
+use std::sync::OnceLock;
 
 use super::{
     Handle, clear_out, ffi_boundary, ffi_status, handle_free, handle_mut, handle_ref, impl_handle,
     out_arg, reserved_zero, str_arg,
 };
+use crate::contest::Contest;
 use crate::error::{Error, Status};
-use crate::fleet::{Fleet, FleetOptions, MemberState};
+use crate::fleet::{Fleet, FleetOptions, HeartbeatState, MemberState};
 
 /// A fleet membership (or observer) handle. Behind it: `orbit::Fleet`.
 ///
@@ -23,6 +25,8 @@ use crate::fleet::{Fleet, FleetOptions, MemberState};
 pub struct orbit_fleet {
     magic: u64,
     pub(crate) fleet: Fleet,
+    /// The fleet's lease table, opened by the first contest call.
+    pub(crate) contest: OnceLock<Contest>,
 }
 impl_handle!(orbit_fleet, 0x0F1E_E70F_1EE7_0001, "orbit_fleet");
 
@@ -153,6 +157,7 @@ impl orbit_fleet {
         Handle::into_raw(orbit_fleet {
             magic: <orbit_fleet as Handle>::MAGIC,
             fleet,
+            contest: OnceLock::new(),
         })
     }
 }
@@ -170,10 +175,14 @@ pub extern "C" fn orbit_fleet_node_id(f: *const orbit_fleet) -> u16 {
     })
 }
 
-/// Records a heartbeat for this member.
+/// Records a heartbeat for this member in the membership table and appends it
+/// to the fleet's heartbeat history ring (`heartbeats`, KIND 221, created by the
+/// first heartbeat).
 ///
 /// **Returns** `OK`; `NULL_ARGUMENT`; `READ_ONLY` (observer); `INVALID_ARGUMENT`
-/// (freed handle, or used in a forked child). **Thread safety**: any thread.
+/// (freed handle, or used in a forked child); `INCOMPATIBLE` (a ring named
+/// `heartbeats` exists that is not a heartbeat ring; the table was updated).
+/// **Thread safety**: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn orbit_fleet_heartbeat(f: *mut orbit_fleet) -> Status {
     ffi_status!({
@@ -239,6 +248,93 @@ pub extern "C" fn orbit_fleet_members(
     })
 }
 
+/// A node's freshness in `orbit_fleet_heartbeats`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum orbit_heartbeat_state {
+    /// A member whose process runs and heartbeated within `stale_after_ms`.
+    Fresh = 0,
+    /// A member whose process runs but whose last heartbeat is older.
+    Stale = 1,
+    /// A member whose process is gone, or a process that heartbeated within
+    /// the history and is no longer a member.
+    Missing = 2,
+}
+
+/// One process's latest heartbeat, as filled by `orbit_fleet_heartbeats`.
+#[repr(C)]
+pub struct orbit_heartbeat {
+    /// Node id.
+    pub node_id: u16,
+    /// 1 for the process the membership table names for this node id, 0 for
+    /// one known only from the history.
+    pub member: u8,
+    /// Process id.
+    pub pid: u32,
+    /// Fresh, stale or missing.
+    pub state: orbit_heartbeat_state,
+    /// Latest heartbeat (a join counts as one), ms since the Unix epoch.
+    pub last_heartbeat_ms: u64,
+    /// Heartbeats of this process the history ring still holds.
+    pub beats_in_history: u64,
+}
+
+/// Summarises the heartbeat history per node: each process's latest
+/// heartbeat, and whether it is fresh, stale or missing. Rows are ordered by
+/// node id (a node id reused by a new process has one row per process).
+///
+/// **Parameters**: `out`, an array of `cap` entries (may be NULL when `cap` is
+/// 0); `out_count` receives the number of rows.
+/// **Returns** `OK` (the first `*out_count` entries are filled);
+/// `BUFFER_TOO_SMALL` (`*out_count` is the number needed; nothing is
+/// written); `NULL_ARGUMENT`; `INCOMPATIBLE` (a ring named `heartbeats` that
+/// is not a heartbeat ring). **Thread safety**: any thread; reads up to 1024
+/// history frames and allocates.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_fleet_heartbeats(
+    f: *const orbit_fleet,
+    out: *mut orbit_heartbeat,
+    cap: usize,
+    out_count: *mut usize,
+) -> Status {
+    ffi_status!({
+        let count = out_arg(out_count, "out_count")?;
+        *count = 0;
+        let snap = handle_ref(f)?.fleet.heartbeat_snapshot()?;
+        *count = snap.nodes.len();
+        if snap.nodes.len() > cap {
+            return Err(Error::BufferTooSmall {
+                needed: snap.nodes.len(),
+                cap,
+            });
+        }
+        if snap.nodes.is_empty() {
+            return Ok(Status::Ok);
+        }
+        if out.is_null() {
+            return Err(Error::NullArgument("out"));
+        }
+        for (i, n) in snap.nodes.iter().enumerate() {
+            let row = orbit_heartbeat {
+                node_id: n.node_id,
+                member: n.member as u8,
+                pid: n.pid,
+                state: match n.state {
+                    HeartbeatState::Fresh => orbit_heartbeat_state::Fresh,
+                    HeartbeatState::Stale => orbit_heartbeat_state::Stale,
+                    HeartbeatState::Missing => orbit_heartbeat_state::Missing,
+                },
+                last_heartbeat_ms: n.last_heartbeat_ms,
+                beats_in_history: n.beats_in_history,
+            };
+            // SAFETY: `out` is non-NULL and, by the contract, has `cap`
+            // entries; i < nodes.len() <= cap.
+            unsafe { out.add(i).write(row) };
+        }
+        Ok(Status::Ok)
+    })
+}
+
 /// Frees a fleet handle; the node is left once no ring or other object opened
 /// through it remains. NULL is a no-op; a second free of the same pointer is
 /// detected where possible and ignored.
@@ -249,10 +345,12 @@ pub extern "C" fn orbit_fleet_free(f: *mut orbit_fleet) {
     ffi_boundary!({ handle_free(f) })
 }
 
-/// Removes the fleet's membership table from the system. Attached members keep
-/// working on it; later joins create a new table.
+/// Removes the fleet's membership table and its heartbeat history ring from
+/// the system (rings, buses, caches and the lease table have their own
+/// unlink). Attached members keep working on them; later joins create new ones.
 ///
-/// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
+/// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST` (no
+/// membership table); `PERMISSION`. **Thread safety**: any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn orbit_fleet_unlink(fleet: *const c_char) -> Status {
     ffi_status!({

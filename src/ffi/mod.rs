@@ -20,13 +20,17 @@
 // preceded by the boundary checks above and carries its own SAFETY comment.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+mod bus;
 mod cache;
+mod contest;
 mod fleet;
 mod handle;
 mod library;
 mod ring;
 
+pub use bus::*;
 pub use cache::*;
+pub use contest::*;
 pub use fleet::*;
 pub use handle::{ORBIT_FROM_HEAD, ORBIT_FROM_OLDEST, orbit_from};
 pub use library::*;

@@ -21,13 +21,24 @@
 //!
 //! Heartbeats are explicit (`heartbeat()`): no hidden thread, because prefork
 //! servers fork after initialisation.
+//!
+//! # Heartbeat history
+//!
+//! Every heartbeat also goes to the ring `heartbeats` of the fleet (KIND 221,
+//! 1024 frames of 16 bytes, created by the first heartbeat): frame kind 1,
+//! `ver` = the time in ms, the frame id's NODE = the node, payload
+//! `[pid:u32][incarnation:u16][0:u16][count:u64]` little-endian, where `count`
+//! numbers the node's heartbeats since it joined. Any ring cursor reads it;
+//! [`Fleet::heartbeat_snapshot`] summarises it per node.
 
 pub mod liveness;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use crate::epoch::OrbitEpoch;
 use crate::error::{Error, Result};
+use crate::ring::{From, PlainRing, Ring, RingCore, RingGeometry};
 use crate::shm::{self, HEADER_SIZE, ObjectKind, OpenRequest, Segment, SegmentLayout, SegmentName};
 use crate::sync::{AtomicU64, Ordering};
 
@@ -39,6 +50,14 @@ pub const MAX_NODES_LIMIT: u32 = 4096;
 pub const DEFAULT_STALE_AFTER_MS: u64 = 10_000;
 /// Longest member label, in bytes.
 pub const LABEL_LEN: usize = 32;
+/// Name of the ring holding the heartbeat history.
+pub const HEARTBEAT_RING: &str = "heartbeats";
+/// KIND byte of the heartbeat ring.
+pub const HEARTBEAT_KIND: u8 = 221;
+/// Frame kind of a heartbeat record.
+pub const HEARTBEAT_FRAME: u8 = 1;
+const HEARTBEAT_CAPACITY: u64 = 1024;
+const HEARTBEAT_PAYLOAD: u32 = 16;
 
 const STATE_SHIFT: u32 = 48;
 const INC_SHIFT: u32 = 32;
@@ -155,6 +174,79 @@ pub struct Member {
     pub last_heartbeat_ms: u64,
 }
 
+/// A node's freshness in a [`FleetHeartbeatSnapshot`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeartbeatState {
+    /// A member whose process runs and heartbeated within the stale limit.
+    Fresh,
+    /// A member whose process runs but whose last heartbeat is older.
+    Stale,
+    /// A member whose process is gone, or a process that heartbeated within
+    /// the history and is no longer a member.
+    Missing,
+}
+
+/// One row of a [`FleetHeartbeatSnapshot`]: one process on one node id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeHeartbeat {
+    /// Node id.
+    pub node_id: u16,
+    /// The process that has (or had) it.
+    pub pid: u32,
+    /// True for the process the membership table names for this node id
+    /// (alive or dead); false for one known only from the history.
+    pub member: bool,
+    /// Its label (empty for a process that is no longer a member).
+    pub label: String,
+    /// Fresh, stale or missing.
+    pub state: HeartbeatState,
+    /// Its latest heartbeat (a join counts as one), ms since the Unix epoch.
+    pub last_heartbeat_ms: u64,
+    /// Its heartbeats the history ring still holds.
+    pub beats_in_history: u64,
+}
+
+/// Each node's latest heartbeat, as taken by [`Fleet::heartbeat_snapshot`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetHeartbeatSnapshot {
+    /// When it was taken, ms since the Unix epoch.
+    pub taken_at_ms: u64,
+    /// The age after which a member counts as stale.
+    pub stale_after_ms: u64,
+    /// Time of the oldest heartbeat the history still holds.
+    pub history_since_ms: Option<u64>,
+    /// One row per process, by node id.
+    pub nodes: Vec<NodeHeartbeat>,
+}
+
+impl FleetHeartbeatSnapshot {
+    /// Node ids whose row is missing.
+    pub fn missing(&self) -> Vec<u16> {
+        self.with_state(HeartbeatState::Missing)
+    }
+
+    /// Node ids whose row is stale.
+    pub fn stale(&self) -> Vec<u16> {
+        self.with_state(HeartbeatState::Stale)
+    }
+
+    /// The current member's row for a node id, if it has one.
+    pub fn node(&self, node_id: u16) -> Option<&NodeHeartbeat> {
+        self.nodes.iter().find(|n| n.node_id == node_id && n.member)
+    }
+
+    fn with_state(&self, s: HeartbeatState) -> Vec<u16> {
+        let mut v: Vec<u16> = self
+            .nodes
+            .iter()
+            .filter(|n| n.state == s)
+            .map(|n| n.node_id)
+            .collect();
+        v.dedup();
+        v
+    }
+}
+
 /// Our own node, when joined.
 #[derive(Clone, Copy, Debug)]
 struct Identity {
@@ -171,6 +263,9 @@ struct FleetInner {
     stale_after_ms: u64,
     mode: u32,
     fork_generation: u64,
+    /// The heartbeat ring, opened by the first heartbeat. A `RingCore` holds
+    /// no fleet, so keeping it here makes no reference cycle.
+    heartbeat_ring: OnceLock<RingCore>,
 }
 
 /// A handle on a fleet: either a member (joined, with a node id) or an observer.
@@ -233,6 +328,7 @@ impl Fleet {
             stale_after_ms: opts.stale_after_ms,
             mode: opts.mode,
             fork_generation,
+            heartbeat_ring: OnceLock::new(),
         };
         let identity = inner.claim_slot(pid, start, &opts.label)?;
         inner.identity = Some(identity);
@@ -262,6 +358,7 @@ impl Fleet {
                 stale_after_ms: DEFAULT_STALE_AFTER_MS,
                 mode: 0,
                 fork_generation: liveness::fork_generation(),
+                heartbeat_ring: OnceLock::new(),
             }),
         })
     }
@@ -291,14 +388,143 @@ impl Fleet {
         self.inner.mode
     }
 
-    /// Records a heartbeat for our node.
+    /// Records a heartbeat for our node in the membership table and appends
+    /// it to the heartbeat history ring (created on demand).
+    ///
+    /// Errors: `ReadOnly` (observer), `InvalidArgument` (handle inherited
+    /// through fork); opening the history ring can fail like any ring open
+    /// (`Incompatible` if a ring of that name is not a heartbeat ring), after
+    /// the table was updated.
     pub fn heartbeat(&self) -> Result<()> {
         let id = self.identity_checked()?;
         let slot = self.inner.slot(id.node);
-        slot.last_heartbeat_ms
-            .store(OrbitEpoch::now().as_millis(), Ordering::Relaxed);
-        slot.heartbeats.fetch_add(1, Ordering::Relaxed);
+        let now = OrbitEpoch::now().as_millis();
+        slot.last_heartbeat_ms.store(now, Ordering::Relaxed);
+        let count = slot.heartbeats.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut rec = [0u8; HEARTBEAT_PAYLOAD as usize];
+        rec[0..4].copy_from_slice(&id.pid.to_le_bytes());
+        rec[4..6].copy_from_slice(&id.inc.to_le_bytes());
+        rec[8..16].copy_from_slice(&count.to_le_bytes());
+        self.heartbeat_ring()?
+            .write_as(self, HEARTBEAT_FRAME, now, &[&rec])?;
         Ok(())
+    }
+
+    fn heartbeat_geometry() -> RingGeometry {
+        RingGeometry::new(HEARTBEAT_CAPACITY, HEARTBEAT_PAYLOAD, HEARTBEAT_KIND)
+    }
+
+    fn check_heartbeat_geometry(g: RingGeometry, fleet: &str) -> Result<()> {
+        if g.kind() != HEARTBEAT_KIND || g.max_payload() < HEARTBEAT_PAYLOAD {
+            return Err(Error::Incompatible(format!(
+                "ring {HEARTBEAT_RING:?} of fleet {fleet:?} has kind {} and max_payload {}: not a heartbeat ring",
+                g.kind(),
+                g.max_payload()
+            )));
+        }
+        Ok(())
+    }
+
+    fn heartbeat_ring(&self) -> Result<&RingCore> {
+        if let Some(r) = self.inner.heartbeat_ring.get() {
+            return Ok(r);
+        }
+        let core = RingCore::open::<PlainRing>(
+            self,
+            HEARTBEAT_RING,
+            Self::heartbeat_geometry(),
+            false,
+            0,
+        )?;
+        Self::check_heartbeat_geometry(core.geometry(), self.name())?;
+        // A racing thread may have set it first; either mapping is the same ring.
+        let _ = self.inner.heartbeat_ring.set(core);
+        self.inner
+            .heartbeat_ring
+            .get()
+            .ok_or_else(|| Error::NotExist(HEARTBEAT_RING.into()))
+    }
+
+    /// Each node's latest heartbeat, from the membership table and the
+    /// heartbeat history: which members are fresh or stale, and which nodes
+    /// are missing (their process died, or they heartbeated within the
+    /// history and are no longer members).
+    ///
+    /// Reads up to 1024 history frames; through an observer, a fleet that
+    /// never heartbeated has an empty history.
+    pub fn heartbeat_snapshot(&self) -> Result<FleetHeartbeatSnapshot> {
+        let now = OrbitEpoch::now().as_millis();
+        let members = self.members();
+        // (node, pid) -> (latest ms, frames)
+        let mut history: BTreeMap<(u16, u32), (u64, u64)> = BTreeMap::new();
+        let mut since = None;
+        let ring = match Ring::open_object::<PlainRing>(
+            self,
+            HEARTBEAT_RING,
+            Self::heartbeat_geometry(),
+            false,
+            0,
+        ) {
+            Ok(r) => Some(r),
+            Err(Error::NotExist(_)) if self.is_observer() => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(ring) = ring {
+            Self::check_heartbeat_geometry(ring.geometry(), self.name())?;
+            let mut cur = ring.cursor(From::Oldest);
+            let mut buf = [0u8; HEARTBEAT_PAYLOAD as usize];
+            // Bounded: a busy fleet cannot keep us reading forever.
+            for _ in 0..2 * HEARTBEAT_CAPACITY {
+                let Some(f) = cur.next_into(&mut buf)? else {
+                    break;
+                };
+                if f.kind != HEARTBEAT_FRAME || f.len < HEARTBEAT_PAYLOAD {
+                    continue;
+                }
+                since.get_or_insert(f.ver);
+                let pid = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                let e = history.entry((f.id.node(), pid)).or_insert((0, 0));
+                e.0 = e.0.max(f.ver);
+                e.1 += 1;
+            }
+        }
+        let mut nodes = Vec::new();
+        for m in &members {
+            let (hist_ms, beats) = history.remove(&(m.node_id, m.pid)).unwrap_or((0, 0));
+            let last = m.last_heartbeat_ms.max(hist_ms);
+            let state = match m.state {
+                MemberState::Dead => HeartbeatState::Missing,
+                _ if now.saturating_sub(last) > self.inner.stale_after_ms => HeartbeatState::Stale,
+                _ => HeartbeatState::Fresh,
+            };
+            nodes.push(NodeHeartbeat {
+                node_id: m.node_id,
+                pid: m.pid,
+                member: true,
+                label: m.label.clone(),
+                state,
+                last_heartbeat_ms: last,
+                beats_in_history: beats,
+            });
+        }
+        for ((node_id, pid), (last, beats)) in history {
+            nodes.push(NodeHeartbeat {
+                node_id,
+                pid,
+                member: false,
+                label: String::new(),
+                state: HeartbeatState::Missing,
+                last_heartbeat_ms: last,
+                beats_in_history: beats,
+            });
+        }
+        nodes.sort_by_key(|n| (n.node_id, n.pid));
+        Ok(FleetHeartbeatSnapshot {
+            taken_at_ms: now,
+            stale_after_ms: self.inner.stale_after_ms,
+            history_since_ms: since,
+            nodes,
+        })
     }
 
     /// Every occupied node slot, with its state now.
@@ -332,6 +558,15 @@ impl Fleet {
             });
         }
         out
+    }
+
+    /// This process's pid as recorded at join (no syscall: glibc does not
+    /// cache `getpid`); the current pid for an observer.
+    pub(crate) fn own_pid(&self) -> u32 {
+        match self.inner.identity {
+            Some(id) if liveness::fork_generation() == self.inner.fork_generation => id.pid,
+            _ => std::process::id(),
+        }
     }
 
     /// Our writer tag; `ReadOnly` for an observer, `InvalidArgument` in a
@@ -475,10 +710,16 @@ impl Drop for FleetInner {
     }
 }
 
-/// Removes a fleet's membership table. Members that are attached keep working
-/// on the unlinked table; new joins create a fresh one.
+/// Removes a fleet's membership table and its heartbeat history ring (the
+/// fleet's own segments; rings, buses, caches and the lease table have their
+/// own unlink). Members that are attached keep working on the unlinked
+/// segments; new joins create fresh ones. `NotExist` refers to the table.
 pub fn unlink(fleet: &str) -> Result<()> {
-    shm::unlink(&SegmentName::new(fleet, ObjectKind::Fleet, "members")?)
+    let table = shm::unlink(&SegmentName::new(fleet, ObjectKind::Fleet, "members")?);
+    match Ring::unlink(fleet, HEARTBEAT_RING) {
+        Ok(()) | Err(Error::NotExist(_)) => table,
+        Err(e) => table.and(Err(e)),
+    }
 }
 
 #[cfg(test)]
@@ -541,6 +782,68 @@ mod tests {
         assert_eq!(
             Fleet::observe(&name).unwrap_err().status(),
             crate::Status::NotExist
+        );
+    }
+
+    #[test]
+    fn heartbeat_history_and_snapshot() {
+        let name = unique("hb");
+        let a = Fleet::join(
+            &name,
+            &FleetOptions {
+                label: "a".into(),
+                stale_after_ms: 60_000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let o = Fleet::observe(&name).unwrap();
+        assert!(o.heartbeat_snapshot().unwrap().history_since_ms.is_none());
+        for _ in 0..3 {
+            a.heartbeat().unwrap();
+        }
+        let ring = Ring::open(&a, HEARTBEAT_RING, None).unwrap();
+        assert_eq!(ring.info().kind, HEARTBEAT_KIND);
+        let frames: Vec<_> = ring.cursor(From::Oldest).collect();
+        assert_eq!(frames.len(), 3);
+        let f = &frames[2];
+        assert_eq!(
+            (f.info.kind, f.info.id.node()),
+            (HEARTBEAT_FRAME, a.node_id().unwrap())
+        );
+        assert_eq!(u64::from_le_bytes(f.payload[8..16].try_into().unwrap()), 3);
+        let snap = o.heartbeat_snapshot().unwrap();
+        let row = snap.node(a.node_id().unwrap()).unwrap();
+        assert_eq!(
+            (row.state, row.beats_in_history, row.label.as_str(), row.pid),
+            (HeartbeatState::Fresh, 3, "a", std::process::id())
+        );
+        assert!(snap.missing().is_empty() && snap.stale().is_empty());
+        // A member that heartbeated and left is missing.
+        let b = Fleet::join(&name, &FleetOptions::default()).unwrap();
+        let b_id = b.node_id().unwrap();
+        b.heartbeat().unwrap();
+        drop(b);
+        let snap = a.heartbeat_snapshot().unwrap();
+        assert_eq!(snap.missing(), vec![b_id]);
+        assert!(snap.node(b_id).is_none());
+        // A member without a recent heartbeat is stale.
+        let c = Fleet::join(
+            &name,
+            &FleetOptions {
+                stale_after_ms: 0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let snap = c.heartbeat_snapshot().unwrap();
+        assert!(snap.stale().contains(&a.node_id().unwrap()));
+        unlink(&name).unwrap();
+        assert_eq!(
+            Ring::unlink(&name, HEARTBEAT_RING).unwrap_err().status(),
+            crate::Status::NotExist,
+            "the fleet's unlink removes its heartbeat ring"
         );
     }
 

@@ -17,6 +17,8 @@ mod futex;
 pub(crate) mod protocol;
 mod typed;
 
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::sync::Arc;
 
 pub use cursor::{Cursor, From};
@@ -75,6 +77,26 @@ pub(crate) struct RingGeometry {
 }
 
 impl RingGeometry {
+    pub(crate) fn new(capacity: u64, max_payload: u32, kind: u8) -> Self {
+        RingGeometry {
+            capacity,
+            max_payload,
+            kind,
+        }
+    }
+
+    pub(crate) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    pub(crate) fn max_payload(&self) -> u32 {
+        self.max_payload
+    }
+
+    pub(crate) fn kind(&self) -> u8 {
+        self.kind
+    }
+
     fn of(o: &RingOptions) -> Self {
         RingGeometry {
             capacity: o.capacity,
@@ -115,11 +137,31 @@ impl RingGeometry {
     }
 }
 
-struct RingLayout;
+/// The kind of segment a ring body lives in. A plain ring is its own object;
+/// the event bus is a segment of kind `Bus` whose body is a ring, so it reuses
+/// the slot protocol, cursors and futex wait unchanged while `open` of the
+/// wrong kind stays `Incompatible`.
+pub(crate) trait RingObject {
+    /// The object kind in the header and the segment name.
+    const OBJECT: ObjectKind;
+    /// Layout version of the body (the ring's, plus whatever the object adds
+    /// inside frames).
+    const LAYOUT_VERSION: u32;
+}
 
-impl SegmentLayout for RingLayout {
-    const KIND: ObjectKind = ObjectKind::Ring;
+/// A ring segment (`orbit:<uid>:<fleet>:ring:<name>`).
+pub(crate) struct PlainRing;
+
+impl RingObject for PlainRing {
+    const OBJECT: ObjectKind = ObjectKind::Ring;
     const LAYOUT_VERSION: u32 = 1;
+}
+
+struct RingLayout<O>(PhantomData<O>);
+
+impl<O: RingObject> SegmentLayout for RingLayout<O> {
+    const KIND: ObjectKind = O::OBJECT;
+    const LAYOUT_VERSION: u32 = O::LAYOUT_VERSION;
     type Geometry = RingGeometry;
 
     fn encode(g: &RingGeometry) -> [u64; 8] {
@@ -171,12 +213,110 @@ impl SegmentLayout for RingLayout {
     }
 }
 
-pub(crate) struct RingInner {
-    fleet: Fleet,
+/// A mapped ring body without a fleet: what every ring-shaped object shares.
+/// The fleet is passed to each write, so a fleet may keep a `RingCore` of its
+/// own (the heartbeat history) without a reference cycle.
+pub(crate) struct RingCore {
     seg: Segment,
     view: RingView,
     geom: RingGeometry,
     name: String,
+}
+
+impl RingCore {
+    /// Opens the ring body of object `O` named `name`: creates it with `geom`
+    /// if absent; attaches to an existing one (which must have exactly `geom`
+    /// when `exact`). Through an observer, never creates and maps read-only.
+    pub(crate) fn open<O: RingObject>(
+        fleet: &Fleet,
+        name: &str,
+        geom: RingGeometry,
+        exact: bool,
+        mode: u32,
+    ) -> Result<RingCore> {
+        let seg_name = SegmentName::new(fleet.name(), O::OBJECT, name)?;
+        let read_only = fleet.is_observer();
+        let mode = if mode != 0 { mode } else { fleet.mode() };
+        let (seg, found) = shm::open::<RingLayout<O>>(
+            &seg_name,
+            OpenRequest {
+                create: if read_only { None } else { Some((geom, exact)) },
+                read_only,
+                mode,
+            },
+        )?;
+        if read_only && exact && found != geom {
+            return Err(Error::Incompatible(format!(
+                "{} exists with geometry {found:?}, requested {geom:?}",
+                seg_name.as_str()
+            )));
+        }
+        // SAFETY: the segment was validated to hold header, control block and
+        // capacity * stride bytes of slots.
+        let (ctl, slots) = unsafe {
+            (
+                seg.base().add(HEADER_SIZE) as *const RingControl,
+                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const u8,
+            )
+        };
+        let view = RingView {
+            ctl,
+            slots,
+            stride: found.stride(),
+            mask: found.capacity - 1,
+            shift: found.capacity.trailing_zeros(),
+            max_payload: found.max_payload as usize,
+        };
+        Ok(RingCore {
+            seg,
+            view,
+            geom: found,
+            name: name.to_string(),
+        })
+    }
+
+    /// The geometry found in (or given to) the segment.
+    pub(crate) fn geometry(&self) -> RingGeometry {
+        self.geom
+    }
+
+    /// Appends a frame as `fleet`'s node (see [`Ring::write`]).
+    pub(crate) fn write_as(
+        &self,
+        fleet: &Fleet,
+        kind: u8,
+        ver: u64,
+        parts: &[&[u8]],
+    ) -> Result<NetId64> {
+        let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        if len > self.geom.max_payload as usize {
+            return Err(Error::TooLarge {
+                what: "payload",
+                len,
+                limit: self.geom.max_payload as usize,
+            });
+        }
+        let tag = fleet.writer_tag()?;
+        let pos = self
+            .view
+            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now);
+        let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
+        self.view.publish_parts(pos, id.raw(), kind, ver, parts);
+        self.view.after_commit(futex::wake_all);
+        Ok(id)
+    }
+}
+
+pub(crate) struct RingInner {
+    fleet: Fleet,
+    core: RingCore,
+}
+
+impl Deref for RingInner {
+    type Target = RingCore;
+    fn deref(&self) -> &RingCore {
+        &self.core
+    }
 }
 
 /// A ring opened within a fleet. Cheap to clone; thread-safe: any number of
@@ -244,56 +384,27 @@ impl Ring {
     /// if the existing geometry matches (`Incompatible` otherwise). Through an
     /// observer, never creates (`NotExist`) and maps read-only.
     pub fn open(fleet: &Fleet, name: &str, opts: Option<&RingOptions>) -> Result<Ring> {
-        let seg_name = SegmentName::new(fleet.name(), ObjectKind::Ring, name)?;
         let defaults = RingOptions::default();
         let (o, exact) = match opts {
             Some(o) => (o, true),
             None => (&defaults, false),
         };
-        let read_only = fleet.is_observer();
-        let mode = if o.mode != 0 { o.mode } else { fleet.mode() };
-        let (seg, geom) = shm::open::<RingLayout>(
-            &seg_name,
-            OpenRequest {
-                create: if read_only {
-                    None
-                } else {
-                    Some((RingGeometry::of(o), exact))
-                },
-                read_only,
-                mode,
-            },
-        )?;
-        if read_only && exact && geom != RingGeometry::of(o) {
-            return Err(Error::Incompatible(format!(
-                "{} exists with geometry {geom:?}, requested {:?}",
-                seg_name.as_str(),
-                RingGeometry::of(o)
-            )));
-        }
-        // SAFETY: the segment was validated to hold header, control block and
-        // capacity * stride bytes of slots.
-        let (ctl, slots) = unsafe {
-            (
-                seg.base().add(HEADER_SIZE) as *const RingControl,
-                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const u8,
-            )
-        };
-        let view = RingView {
-            ctl,
-            slots,
-            stride: geom.stride(),
-            mask: geom.capacity - 1,
-            shift: geom.capacity.trailing_zeros(),
-            max_payload: geom.max_payload as usize,
-        };
+        Ring::open_object::<PlainRing>(fleet, name, RingGeometry::of(o), exact, o.mode)
+    }
+
+    /// [`Ring::open`] for the ring body of another object kind.
+    pub(crate) fn open_object<O: RingObject>(
+        fleet: &Fleet,
+        name: &str,
+        geom: RingGeometry,
+        exact: bool,
+        mode: u32,
+    ) -> Result<Ring> {
+        let core = RingCore::open::<O>(fleet, name, geom, exact, mode)?;
         Ok(Ring {
             inner: Arc::new(RingInner {
                 fleet: fleet.clone(),
-                seg,
-                view,
-                geom,
-                name: name.to_string(),
+                core,
             }),
         })
     }
@@ -310,23 +421,21 @@ impl Ring {
     /// `ReadOnly` (observer), `InvalidArgument` (fleet handle inherited
     /// through fork).
     pub fn write(&self, kind: u8, ver: u64, payload: &[u8]) -> Result<NetId64> {
-        let inner = &*self.inner;
-        if payload.len() > inner.geom.max_payload as usize {
-            return Err(Error::TooLarge {
-                what: "payload",
-                len: payload.len(),
-                limit: inner.geom.max_payload as usize,
-            });
-        }
-        let tag = inner.fleet.writer_tag()?;
-        let fleet = &inner.fleet;
-        let pos = inner
-            .view
-            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now);
-        let id = NetId64::make(inner.geom.kind, (tag >> 16) as u16, pos);
-        inner.view.publish(pos, id.raw(), kind, ver, payload);
-        inner.view.after_commit(futex::wake_all);
-        Ok(id)
+        self.inner
+            .core
+            .write_as(&self.inner.fleet, kind, ver, &[payload])
+    }
+
+    /// [`Ring::write`] of a payload given in pieces, written as one frame.
+    pub(crate) fn write_parts(&self, kind: u8, ver: u64, parts: &[&[u8]]) -> Result<NetId64> {
+        self.inner
+            .core
+            .write_as(&self.inner.fleet, kind, ver, parts)
+    }
+
+    /// The geometry fixed at creation.
+    pub(crate) fn geometry(&self) -> RingGeometry {
+        self.inner.geom
     }
 
     /// Reads the frame `id` into `buf` if the ring still holds it.

@@ -297,8 +297,17 @@ impl RingView {
     }
 
     /// Writes and commits a claimed position. `payload.len() <= max_payload`.
+    #[cfg(loom)]
     pub(crate) fn publish(&self, pos: u64, id: u64, kind: u8, ver: u64, payload: &[u8]) {
-        debug_assert!(payload.len() <= self.max_payload);
+        self.publish_parts(pos, id, kind, ver, &[payload]);
+    }
+
+    /// [`RingView::publish`] of a payload given in pieces (the event bus writes
+    /// its topic header and the caller's payload without joining them first).
+    /// The pieces' total length is at most `max_payload`.
+    pub(crate) fn publish_parts(&self, pos: u64, id: u64, kind: u8, ver: u64, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        debug_assert!(total <= self.max_payload);
         let lap = self.lap(pos);
         let slot = self.slot(pos);
         slot.seq.store(2 * lap + 1, Ordering::Relaxed);
@@ -308,23 +317,41 @@ impl RingView {
         fence(Ordering::Release);
         slot.id.store(id, Ordering::Relaxed);
         slot.ver.store(ver, Ordering::Relaxed);
-        slot.meta.store(
-            payload.len() as u64 | ((kind as u64) << 32),
-            Ordering::Relaxed,
-        );
-        let words = self.payload_words(slot, payload.len().div_ceil(8));
-        let mut chunks = payload.chunks_exact(8);
-        for (w, c) in words.iter().zip(&mut chunks) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(c);
-            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            if let Some(w) = words.last() {
+        slot.meta
+            .store(total as u64 | ((kind as u64) << 32), Ordering::Relaxed);
+        let mut words = self.payload_words(slot, total.div_ceil(8)).iter();
+        // Bytes of a word that straddles two pieces.
+        let mut acc = [0u8; 8];
+        let mut fill = 0usize;
+        for part in parts {
+            let mut rest: &[u8] = part;
+            if fill > 0 {
+                let take = (8 - fill).min(rest.len());
+                acc[fill..fill + take].copy_from_slice(&rest[..take]);
+                fill += take;
+                rest = &rest[take..];
+                if fill < 8 {
+                    continue;
+                }
+                if let Some(w) = words.next() {
+                    w.store(u64::from_le_bytes(acc), Ordering::Relaxed);
+                }
+            }
+            let mut chunks = rest.chunks_exact(8);
+            // Chunks first: `zip` stops on them without taking a word.
+            for (c, w) in (&mut chunks).zip(&mut words) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
                 w.store(u64::from_le_bytes(b), Ordering::Relaxed);
+            }
+            let tail = chunks.remainder();
+            acc = [0u8; 8];
+            acc[..tail.len()].copy_from_slice(tail);
+            fill = tail.len();
+        }
+        if fill > 0 {
+            if let Some(w) = words.next() {
+                w.store(u64::from_le_bytes(acc), Ordering::Relaxed);
             }
         }
         // Release: the commit; pairs with the Acquire `seq` loads in `try_read`

@@ -264,7 +264,7 @@ fn same_inode(fd: &Fd, name: &SegmentName) -> Result<bool> {
     Ok(st.st_ino == st2.st_ino && st.st_dev == st2.st_dev)
 }
 
-fn check_mode(mode: u32) -> Result<u32> {
+pub(crate) fn check_mode(mode: u32) -> Result<u32> {
     let mode = if mode == 0 { DEFAULT_MODE } else { mode };
     if mode & !0o666 != 0 || mode & 0o600 != 0o600 {
         return Err(Error::InvalidArgument(format!(

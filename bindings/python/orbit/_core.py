@@ -6,7 +6,8 @@ import ctypes
 from typing import Any, Callable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
 
 from . import _errors
-from ._ffi import CacheMeta, CacheOptions, CacheStatsC, FleetOptions, FrameC, Member as _MemberC, RingInfoC, RingOptions
+from ._ffi import BusOptions, CacheMeta, CacheOptions, CacheStatsC, ContestOptions, EventC, FleetOptions, FrameC
+from ._ffi import HeartbeatC, HolderC, Member as _MemberC, RingInfoC, RingOptions
 from ._ffi import last_error, lib
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -185,6 +186,44 @@ class Fleet(Handle):
     ) -> "Cache":
         """Opens cache ``name``. Without limits it attaches to what exists or creates defaults."""
         return Cache._open(self, name, capacity, max_key, max_value, mode)
+
+    def bus(
+        self, name: str, *, capacity: Optional[int] = None, max_payload: Optional[int] = None, mode: int = 0,
+    ) -> "Bus":
+        """Opens event bus ``name``. Without geometry it attaches to what exists or creates defaults."""
+        return Bus._open(self, name, capacity, max_payload, mode)
+
+    def claim(self, subject: str, ttl_ms: int) -> Optional["Lease"]:
+        """Claims ``subject`` for ``ttl_ms``; None if another live holder has it.
+        Use the lease as a context manager to release it."""
+        out = ctypes.c_void_p()
+        st = check(lib.orbit_contest_claim(self._h, _name(subject, "subject"), ttl_ms, ctypes.byref(out)), "claim")
+        if st == _errors.CONFLICT:
+            return None
+        return Lease(out, self, subject)
+
+    def holder(self, subject: str) -> Optional["Holder"]:
+        """The live holder of ``subject``, or None."""
+        h = HolderC()
+        st = check(lib.orbit_contest_holder(self._h, _name(subject, "subject"), ctypes.byref(h)), "holder")
+        if st == _errors.NOT_FOUND:
+            return None
+        return Holder(h.node_id, h.pid, h.token, h.claimed_at_ms, h.expires_at_ms)
+
+    def heartbeats(self) -> List["Heartbeat"]:
+        """Each node's latest heartbeat from the heartbeat history."""
+        count = ctypes.c_size_t(0)
+        while True:
+            cap = max(count.value, 8)
+            arr = (HeartbeatC * cap)()
+            st = lib.orbit_fleet_heartbeats(self._h, arr, cap, ctypes.byref(count))
+            if st == _errors.BUFFER_TOO_SMALL:
+                continue
+            check(st, "heartbeats")
+            return [
+                Heartbeat(h.node_id, bool(h.member), h.pid, h.state, h.last_heartbeat_ms, h.beats_in_history)
+                for h in arr[: count.value]
+            ]
 
     @staticmethod
     def unlink(name: str) -> None:
@@ -434,3 +473,139 @@ class Cache(Handle, MutableMapping):
     @staticmethod
     def unlink(fleet: str, name: str) -> None:
         check(lib.orbit_cache_unlink(_name(fleet, "fleet"), _name(name, "cache")), "unlink cache")
+
+
+class Event(NamedTuple):
+    id: int
+    timestamp_ms: int
+    topic: str
+    payload: bytes
+    lost: int
+
+
+class Bus(Handle):
+    """An event bus: topics and payloads over one ring. Thread-safe."""
+
+    _free = staticmethod(lib.orbit_bus_free)
+
+    @classmethod
+    def _open(cls, fleet: Fleet, name: str, capacity, max_payload, mode) -> "Bus":
+        opts = None
+        if capacity is not None or max_payload is not None or mode:
+            o = BusOptions()
+            lib.orbit_bus_options_init(ctypes.byref(o))
+            if capacity is not None:
+                o.capacity = capacity
+            if max_payload is not None:
+                o.max_payload = max_payload
+            o.mode = mode
+            opts = ctypes.byref(o)
+        out = ctypes.c_void_p()
+        check(lib.orbit_bus_open(fleet._h, _name(name, "bus"), opts, ctypes.byref(out)), f"open bus {name!r}")
+        b = cls(out, (fleet,))
+        b.name = name
+        return b
+
+    def publish(self, topic: str, payload: Bytes = b"") -> int:
+        ptr, n, keep = _buffer(payload)
+        out = ctypes.c_uint64()
+        check(lib.orbit_bus_publish(self._h, _name(topic, "topic"), ptr, n, ctypes.byref(out)), "publish")
+        del keep
+        return out.value
+
+    def subscribe(self, prefix: Optional[str] = None, start: int = FROM_OLDEST) -> "Subscription":
+        out = ctypes.c_void_p()
+        p = None if prefix is None else _name(prefix, "topic prefix")
+        check(lib.orbit_bus_subscribe(self._h, p, start, ctypes.byref(out)), "subscribe")
+        return Subscription(out, self)
+
+    @staticmethod
+    def unlink(fleet: str, name: str) -> None:
+        check(lib.orbit_bus_unlink(_name(fleet, "fleet"), _name(name, "bus")), "unlink bus")
+
+
+class Subscription(Handle):
+    """Events whose topic starts with a prefix; iterate to drain. One thread at a time."""
+
+    _free = staticmethod(lib.orbit_subscription_free)
+
+    def __init__(self, ptr: ctypes.c_void_p, bus: Bus) -> None:
+        super().__init__(ptr, (bus,))
+        self._topic = ctypes.create_string_buffer(256)
+        self._buf = ctypes.create_string_buffer(1024)
+        self._ev = EventC()
+
+    def next(self) -> Optional[Event]:
+        e = self._ev
+        while True:
+            st = lib.orbit_subscription_next(
+                self._h, ctypes.byref(e), self._topic, len(self._topic), self._buf, len(self._buf))
+            if st == _errors.BUFFER_TOO_SMALL:
+                if e.len + 1 > len(self._buf):
+                    self._buf = ctypes.create_string_buffer(e.len + 1)
+                if e.topic_len + 1 > len(self._topic):
+                    self._topic = ctypes.create_string_buffer(e.topic_len + 1)
+                continue
+            if check(st, "next") == _errors.EMPTY:
+                return None
+            return Event(e.id, e.timestamp_ms, self._topic.raw[: e.topic_len].decode("utf-8"),
+                         self._buf.raw[: e.len], e.lost)
+
+    def wait(self, timeout: float) -> bool:
+        return check(lib.orbit_subscription_wait(self._h, max(0, int(timeout * 1e9))), "wait") == _errors.OK
+
+    @property
+    def lost(self) -> int:
+        return lib.orbit_subscription_lost(self._h)
+
+    def __iter__(self) -> Iterator[Event]:
+        while True:
+            e = self.next()
+            if e is None:
+                return
+            yield e
+
+
+class Holder(NamedTuple):
+    node_id: int
+    pid: int
+    token: int
+    claimed_at_ms: int
+    expires_at_ms: int
+
+
+class Heartbeat(NamedTuple):
+    node_id: int
+    member: bool
+    pid: int
+    state: int
+    last_heartbeat_ms: int
+    beats_in_history: int
+
+
+class Lease(Handle):
+    """A held lease with its fencing token; releases on close / context exit."""
+
+    _free = staticmethod(lib.orbit_lease_free)
+
+    def __init__(self, ptr: ctypes.c_void_p, fleet: Fleet, subject: str) -> None:
+        super().__init__(ptr, (fleet,))
+        self.subject = subject
+
+    @property
+    def token(self) -> int:
+        return lib.orbit_lease_token(self._h)
+
+    def renew(self, ttl_ms: int) -> None:
+        """Extends the lease; raises LeaseLost if it expired and another took it."""
+        st = lib.orbit_lease_renew(self._h, ttl_ms)
+        if st == _errors.LEASE_LOST:
+            raise_outcome(st, f"renew {self.subject!r}")
+        check(st, "renew")
+
+    def release(self) -> None:
+        """Releases (idempotent); raises LeaseLost if it had been taken over."""
+        st = lib.orbit_lease_release(self._h)
+        if st == _errors.LEASE_LOST:
+            raise_outcome(st, f"release {self.subject!r}")
+        check(st, "release")

@@ -102,10 +102,59 @@ class CacheStatsC(Structure):
     ]
 
 
+class BusOptions(Structure):
+    _fields_ = [
+        ("capacity", c_uint64),
+        ("max_payload", c_uint32),
+        ("mode", c_uint32),
+        ("reserved", c_uint64 * 6),
+    ]
+
+
+class EventC(Structure):
+    _fields_ = [
+        ("id", c_uint64),
+        ("timestamp_ms", c_uint64),
+        ("lost", c_uint64),
+        ("topic_len", c_uint32),
+        ("len", c_uint32),
+    ]
+
+
+class ContestOptions(Structure):
+    _fields_ = [("capacity", c_uint32), ("mode", c_uint32), ("reserved", c_uint64 * 6)]
+
+
+class HolderC(Structure):
+    _fields_ = [
+        ("node_id", c_uint16),
+        ("pid", c_uint32),
+        ("token", c_uint64),
+        ("claimed_at_ms", c_uint64),
+        ("expires_at_ms", c_uint64),
+    ]
+
+
+class HeartbeatC(Structure):
+    _fields_ = [
+        ("node_id", c_uint16),
+        ("member", c_uint8),
+        ("pid", c_uint32),
+        ("state", c_uint32),
+        ("last_heartbeat_ms", c_uint64),
+        ("beats_in_history", c_uint64),
+    ]
+
+
 EXTRA_STRUCTS = {
     "orbit_cache_options": CacheOptions,
     "orbit_cache_meta": CacheMeta,
     "orbit_cache_stats": CacheStatsC,
+    "orbit_bus_options": BusOptions,
+    "orbit_event": EventC,
+    "orbit_contest_options": ContestOptions,
+    "orbit_holder": HolderC,
+    "orbit_heartbeat": HeartbeatC,
 }
 
 STATUS = c_int32
@@ -125,6 +174,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_fleet_node_id": (c_uint16, [H]),
     "orbit_fleet_heartbeat": (STATUS, [H]),
     "orbit_fleet_members": (STATUS, [H, POINTER(Member), c_size_t, POINTER(c_size_t)]),
+    "orbit_fleet_heartbeats": (STATUS, [H, POINTER(HeartbeatC), c_size_t, POINTER(c_size_t)]),
     "orbit_fleet_free": (None, [H]),
     "orbit_fleet_unlink": (STATUS, [c_char_p]),
     # ring
@@ -156,6 +206,27 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_cache_stat": (STATUS, [H, POINTER(CacheStatsC)]),
     "orbit_cache_free": (None, [H]),
     "orbit_cache_unlink": (STATUS, [c_char_p, c_char_p]),
+    # event bus (declared; no Python wrapper yet)
+    "orbit_bus_options_init": (None, [POINTER(BusOptions)]),
+    "orbit_bus_open": (STATUS, [H, c_char_p, POINTER(BusOptions), POINTER(H)]),
+    "orbit_bus_publish": (STATUS, [H, c_char_p, c_void_p, c_size_t, POINTER(c_uint64)]),
+    "orbit_bus_subscribe": (STATUS, [H, c_char_p, c_uint32, POINTER(H)]),
+    "orbit_subscription_next": (STATUS, [H, POINTER(EventC), c_void_p, c_size_t, c_void_p, c_size_t]),
+    "orbit_subscription_wait": (STATUS, [H, c_uint64]),
+    "orbit_subscription_lost": (c_uint64, [H]),
+    "orbit_subscription_free": (None, [H]),
+    "orbit_bus_free": (None, [H]),
+    "orbit_bus_unlink": (STATUS, [c_char_p, c_char_p]),
+    # contest (declared; no Python wrapper yet)
+    "orbit_contest_options_init": (None, [POINTER(ContestOptions)]),
+    "orbit_contest_open": (STATUS, [H, POINTER(ContestOptions)]),
+    "orbit_contest_claim": (STATUS, [H, c_char_p, c_uint64, POINTER(H)]),
+    "orbit_contest_holder": (STATUS, [H, c_char_p, POINTER(HolderC)]),
+    "orbit_lease_token": (c_uint64, [H]),
+    "orbit_lease_renew": (STATUS, [H, c_uint64]),
+    "orbit_lease_release": (STATUS, [H]),
+    "orbit_lease_free": (None, [H]),
+    "orbit_contest_unlink": (STATUS, [c_char_p]),
 }
 
 
