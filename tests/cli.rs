@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use orbit::shm::scan;
-use orbit::{CacheOptions, Fleet, FleetOptions, OrbitCache, Ring, RingOptions};
+use orbit::{
+    Bus, BusOptions, CacheOptions, Contest, Fleet, FleetOptions, OrbitCache, Ring, RingOptions,
+};
 use serde_json::Value;
 
 /// What one run of the binary gave.
@@ -96,6 +98,19 @@ fn ring(f: &Fleet, name: &str, capacity: u64) -> Ring {
             capacity,
             max_payload: 64,
             kind: 9,
+            mode: 0,
+        }),
+    )
+    .unwrap()
+}
+
+fn bus(f: &Fleet, name: &str, capacity: u64) -> Bus {
+    Bus::open(
+        f,
+        name,
+        Some(&BusOptions {
+            capacity,
+            max_payload: 64,
             mode: 0,
         }),
     )
@@ -291,6 +306,12 @@ fn stat_shows_members_counters_and_rates() {
     k.set(b"a", b"1", 0).unwrap();
     assert!(k.get(b"a").unwrap().is_some());
     assert!(k.get(b"b").unwrap().is_none());
+    let b = bus(&f, "news", 16);
+    for i in 0..5 {
+        b.publish("orders.paid", format!("{i}").as_bytes()).unwrap();
+    }
+    let contest = Contest::open(&f, None).unwrap();
+    let lease = contest.claim("leader", Duration::from_secs(60)).unwrap();
     // A writer keeps writing while stat samples, so the rate is above zero.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
@@ -316,8 +337,12 @@ fn stat_shows_members_counters_and_rates() {
     assert_eq!(m["label"], "statwriter");
     assert_eq!(m["state"], "alive");
     assert_eq!(m["pid"], std::process::id());
-    let rj = &j["rings"][0];
-    assert_eq!(rj["name"], "events");
+    let rj = j["rings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "events")
+        .unwrap();
     assert!(rj["head"].as_u64().unwrap() > 100);
     assert_eq!(
         rj["overwritten"].as_u64().unwrap(),
@@ -338,9 +363,30 @@ fn stat_shows_members_counters_and_rates() {
     assert_eq!(cj["gets_per_s"], 0.0);
     assert_eq!(cj["hit_ratio"], Value::Null, "no gets in the interval");
     assert_eq!(j["problems"].as_array().unwrap().len(), 0);
+    let bj = &j["buses"][0];
+    assert_eq!(
+        (&bj["name"], &bj["published"]),
+        (&Value::from("news"), &Value::from(5))
+    );
+    assert_eq!(
+        (&bj["capacity"], &bj["max_payload"]),
+        (&Value::from(16), &Value::from(64))
+    );
+    let lj = &j["leases"];
+    assert_eq!(lj["capacity"], 256);
+    let h = &lj["holders"][0];
+    assert_eq!(h["subject"], "leader");
+    assert_eq!(h["node_id"], f.node_id().unwrap());
+    assert_eq!(h["pid"], std::process::id());
+    assert_eq!(h["token"], lease.token());
 
     for want in [
-        "1 member (1 alive, 0 stale, 0 dead), 1 ring, 1 cache",
+        "1 member (1 alive, 0 stale, 0 dead), 2 rings, 1 cache, 1 bus, 1 lease held",
+        "LEASE",
+        "leader",
+        "BUS",
+        "news",
+        "1 of 256 subjects held",
         "statwriter",
         "WRITES/S",
         "events",
@@ -353,7 +399,10 @@ fn stat_shows_members_counters_and_rates() {
     // A name narrows the view; an unknown one is not found.
     let only = orbit(&["stat", &c.0, "kv", "--json", "--interval", "10ms"]).json();
     assert_eq!(only["rings"].as_array().unwrap().len(), 0);
+    assert_eq!(only["buses"].as_array().unwrap().len(), 0);
+    assert_eq!(only["leases"], Value::Null);
     assert_eq!(only["caches"].as_array().unwrap().len(), 1);
+    drop(lease);
     orbit(&["stat", &c.0, "nope", "--interval", "10ms"]).fails(3, "no object named \"nope\"");
     orbit(&["stat", &format!("{}-none", c.0)]).fails(3, "no fleet");
 
@@ -380,6 +429,12 @@ fn prometheus_output_follows_the_conventions() {
     let k = cache(&f, "kv");
     k.set(b"a", b"1", 0).unwrap();
     k.get(b"a").unwrap();
+    let b = bus(&f, "news", 8);
+    for _ in 0..11 {
+        b.publish("t", b"").unwrap();
+    }
+    let contest = Contest::open(&f, None).unwrap();
+    let _lease = contest.claim("leader", Duration::from_secs(60)).unwrap();
     let text = orbit(&["stat", &c.0, "--prometheus"]).ok();
     let mut families = std::collections::HashMap::new();
     let mut current = None;
@@ -442,11 +497,16 @@ fn prometheus_output_follows_the_conventions() {
 #[test]
 fn members_shows_alive_and_dead_nodes() {
     let c = Cleanup::new("members");
-    let _f = join(&c.0, "parent");
+    let f = join(&c.0, "parent");
+    for _ in 0..3 {
+        f.heartbeat().unwrap();
+    }
     let mut child = spawn_member(&c.0, "doomed");
     let j = orbit(&["members", &c.0, "--json"]).json();
     let rows = j.as_array().unwrap();
     assert_eq!(rows.len(), 2);
+    let parent = rows.iter().find(|m| m["label"] == "parent").unwrap();
+    assert_eq!(parent["beats_in_history"], 3);
     let doomed = rows.iter().find(|m| m["label"] == "doomed").unwrap();
     assert_eq!(doomed["state"], "alive");
     assert_eq!(doomed["pid"], child.pid());
@@ -524,6 +584,62 @@ fn tail_prints_text_hex_and_loss() {
     let junk = format!("/dev/shm/orbit:{}:{}:ring:junk", scan::current_uid(), c.0);
     std::fs::write(&junk, [0xabu8; 256]).unwrap();
     orbit(&["tail", &c.0, "junk"]).fails(1, "incompatible");
+}
+
+#[test]
+fn tail_follows_a_bus_with_a_topic_filter() {
+    let c = Cleanup::new("tailbus");
+    let f = join(&c.0, "p");
+    let b = bus(&f, "news", 16);
+    b.publish("orders.paid", b"order 1").unwrap();
+    b.publish("audit", &[0, 1, 2]).unwrap();
+    b.publish("orders.new", b"order 2").unwrap();
+    let out = orbit(&["tail", &c.0, "news", "--from", "oldest", "--count", "3"]);
+    assert!(out.err.contains("3 events shown, 0 lost"), "{out:#?}");
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    let node = f.node_id().unwrap();
+    assert!(
+        lines[0].starts_with(&format!("id=220:{node}:0 at=")),
+        "{text}"
+    );
+    assert!(
+        lines[0].ends_with(" topic=orders.paid len=7 \"order 1\""),
+        "{text}"
+    );
+    assert!(lines[1].ends_with(" topic=audit len=3 0x000102"), "{text}");
+    let out = orbit(&[
+        "tail",
+        &c.0,
+        "news",
+        "--from",
+        "oldest",
+        "--topic",
+        "orders.",
+        "--json",
+        "--timeout",
+        "200ms",
+    ]);
+    assert!(out.err.contains("1 of other topics skipped"), "{out:#?}");
+    let rows: Vec<Value> = out
+        .ok()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["topic"], "orders.new");
+    assert_eq!(rows[1]["payload"], "order 2");
+    assert_eq!(rows[1]["node"], node);
+    assert!(rows[1]["timestamp_ms"].as_u64().unwrap() > 1_600_000_000_000);
+    orbit(&["tail", &c.0, "news", "--from", "2"]).fails(2, "oldest or head");
+    orbit(&["tail", &c.0, "news", "--kind", "ring"]).fails(3, "no ring named");
+    // A ring and a bus of one name need --kind.
+    let _r = ring(&f, "news", 8);
+    orbit(&["tail", &c.0, "news"]).fails(2, "--kind ring or --kind bus");
+    orbit(&[
+        "tail", &c.0, "news", "--kind", "bus", "--from", "oldest", "--count", "1",
+    ])
+    .ok();
 }
 
 #[test]

@@ -32,7 +32,12 @@ def make_fleet(name, frames):
     c.set("a", b"1")
     assert c.get("a") == b"1"
     assert c.get("b") is None
-    return f, r, c
+    b = f.bus("news", capacity=8, max_payload=64)
+    for i in range(11):
+        b.publish("orders.paid", b"%d" % i)
+    lease = f.claim("leader", 60_000)
+    assert lease is not None
+    return f, r, c, b, lease
 
 
 def test_conventions_and_values(run, fleet_name):
@@ -68,6 +73,16 @@ def test_conventions_and_values(run, fleet_name):
     assert value(fams["orbit_cache_misses"], name="kv") == 1
     assert value(fams["orbit_cache_sets"], name="kv") == 1
     assert value(fams["orbit_cache_entries"], name="kv") == 1
+
+    assert fams["orbit_bus_events"].type == "counter"
+    assert value(fams["orbit_bus_events"], name="news") == 11
+    assert value(fams["orbit_bus_overwritten_events"], name="news") == 3
+    assert value(fams["orbit_bus_capacity_events"], name="news") == 8
+    lease = keep[4]
+    assert value(fams["orbit_lease_token"], subject="leader") == lease.token
+    assert value(fams["orbit_lease_holder_info"], subject="leader", node=str(keep[0].node_id)) == 1
+    assert value(fams["orbit_contest_leases_held"]) == 1
+    assert value(fams["orbit_contest_takeovers"]) == 0
 
     assert value(fams["orbit_fleet_members"], state="alive") == 1
     assert value(fams["orbit_fleet_members"], state="dead") == 0

@@ -10,7 +10,10 @@ use std::time::Instant;
 
 use orbit::shm::ObjectKind;
 use orbit::shm::scan::{self, HeaderState, SegmentFile};
-use orbit::{CacheStats, Fleet, Member, OrbitCache, OrbitEpoch, Ring, RingInfo, Status};
+use orbit::{
+    Bus, CacheStats, Contest, ContestStats, Fleet, FleetHeartbeatSnapshot, Holder, Member,
+    OrbitCache, OrbitEpoch, Ring, RingInfo, Status,
+};
 
 use crate::fail::{CliError, CliResult, Context};
 
@@ -25,6 +28,8 @@ pub struct Inventory {
     table: Option<(u64, u32)>,
     rings: BTreeMap<String, Opened<Ring>>,
     caches: BTreeMap<String, Opened<OrbitCache>>,
+    buses: BTreeMap<String, Opened<Bus>>,
+    contests: BTreeMap<String, Opened<Contest>>,
 }
 
 /// A handle plus the identity of the segment it maps.
@@ -60,6 +65,35 @@ pub struct CacheSample {
     pub stats: CacheStats,
 }
 
+/// A bus's state in a sample.
+#[derive(Clone, Debug)]
+pub struct BusSample {
+    /// Its name.
+    pub name: String,
+    /// Events it holds.
+    pub capacity: u64,
+    /// Largest event payload.
+    pub max_payload: u32,
+    /// Events published so far.
+    pub head: u64,
+}
+
+impl BusSample {
+    /// Events the bus no longer holds (published more than a lap ago).
+    pub fn overwritten(&self) -> u64 {
+        self.head.saturating_sub(self.capacity)
+    }
+}
+
+/// The lease table's state in a sample.
+#[derive(Clone, Debug)]
+pub struct ContestSample {
+    /// Its counters.
+    pub stats: ContestStats,
+    /// Subjects held now, with their holders.
+    pub holders: Vec<(String, Holder)>,
+}
+
 /// An object whose segment could not be read or opened.
 #[derive(Clone, Debug)]
 pub struct Problem {
@@ -81,10 +115,16 @@ pub struct Sample {
     pub segments: Vec<SegmentFile>,
     /// Members, `None` when the membership table is missing.
     pub members: Option<Vec<Member>>,
+    /// Heartbeat history per node, when the table and its history are readable.
+    pub heartbeats: Option<FleetHeartbeatSnapshot>,
     /// Rings (the name filter applied).
     pub rings: Vec<RingSample>,
     /// Caches (the name filter applied).
     pub caches: Vec<CacheSample>,
+    /// Buses (the name filter applied).
+    pub buses: Vec<BusSample>,
+    /// The lease table, if the fleet has one (and the filter names it).
+    pub contest: Option<ContestSample>,
     /// Objects that could not be read.
     pub problems: Vec<Problem>,
 }
@@ -102,6 +142,8 @@ impl Inventory {
             table: None,
             rings: BTreeMap::new(),
             caches: BTreeMap::new(),
+            buses: BTreeMap::new(),
+            contests: BTreeMap::new(),
         };
         let segments = inv.segments()?;
         inv.follow_table(&segments)?;
@@ -129,6 +171,8 @@ impl Inventory {
         self.table = None;
         self.rings.clear();
         self.caches.clear();
+        self.buses.clear();
+        self.contests.clear();
         if table.is_none() {
             return Ok(());
         }
@@ -178,13 +222,21 @@ impl Inventory {
             at: Instant::now(),
             wall_ms: OrbitEpoch::now().as_millis(),
             members: self.observer.as_ref().map(Fleet::members),
+            heartbeats: self
+                .observer
+                .as_ref()
+                .and_then(|f| f.heartbeat_snapshot().ok()),
             rings: Vec::new(),
             caches: Vec::new(),
+            buses: Vec::new(),
+            contest: None,
             problems: Vec::new(),
             segments: Vec::new(),
         };
         let mut seen_rings = Vec::new();
         let mut seen_caches = Vec::new();
+        let mut seen_buses = Vec::new();
+        let mut seen_contests = Vec::new();
         for seg in &segments {
             let name = &seg.name.name;
             if only.is_some_and(|o| o != name) || seg.name.kind == ObjectKind::Fleet {
@@ -230,8 +282,27 @@ impl Inventory {
                         })
                     })
                 }
-                // Buses and lease tables are read once their modules land.
-                _ => Ok(()),
+                ObjectKind::Bus => {
+                    seen_buses.push(name.clone());
+                    reopen(&mut self.buses, name, &h, || Bus::open(fleet, name, None)).map(|b| {
+                        sample.buses.push(BusSample {
+                            name: name.clone(),
+                            capacity: b.capacity(),
+                            max_payload: b.max_payload(),
+                            head: b.head(),
+                        })
+                    })
+                }
+                ObjectKind::Contest => {
+                    seen_contests.push(name.clone());
+                    reopen(&mut self.contests, name, &h, || Contest::open(fleet, None)).map(|c| {
+                        sample.contest = Some(ContestSample {
+                            stats: c.stats(),
+                            holders: c.holders(),
+                        })
+                    })
+                }
+                ObjectKind::Fleet => Ok(()),
             };
             if let Err(e) = result {
                 sample.problems.push(problem(e.to_string()));
@@ -239,6 +310,8 @@ impl Inventory {
         }
         self.rings.retain(|n, _| seen_rings.contains(n));
         self.caches.retain(|n, _| seen_caches.contains(n));
+        self.buses.retain(|n, _| seen_buses.contains(n));
+        self.contests.retain(|n, _| seen_contests.contains(n));
         sample.segments = segments;
         Ok(sample)
     }
@@ -294,6 +367,8 @@ pub struct Rates {
     /// Cache name -> (gets, sets, evictions) per second and the hit ratio of
     /// the gets in between (`None` without gets).
     pub cache: BTreeMap<String, CacheRates>,
+    /// Bus name -> events published per second.
+    pub bus_events: BTreeMap<String, f64>,
 }
 
 /// A cache's rates between two samples.
@@ -322,6 +397,12 @@ impl Rates {
             if let Some(ra) = a.rings.iter().find(|x| x.name == rb.name) {
                 r.ring_writes
                     .insert(rb.name.clone(), per_s(ra.info.head, rb.info.head));
+            }
+        }
+        for bb in &b.buses {
+            if let Some(ba) = a.buses.iter().find(|x| x.name == bb.name) {
+                r.bus_events
+                    .insert(bb.name.clone(), per_s(ba.head, bb.head));
             }
         }
         for cb in &b.caches {

@@ -1,6 +1,6 @@
 //! `orbit members <fleet>`: the membership table, each node alive, stale or dead.
 
-use orbit::{Member, MemberState, OrbitEpoch};
+use orbit::{FleetHeartbeatSnapshot, Member, MemberState, OrbitEpoch};
 
 use crate::args::{Matches, Opt, Spec};
 use crate::fail::CliResult;
@@ -22,22 +22,28 @@ pub static SPEC: Spec = Spec {
     details: "\
 States: alive (process runs, heartbeat recent), stale (process runs, no heartbeat
 within the fleet's limit, 10 s by default), dead (process gone; its node id will be
-reused). Reads through an observer: takes no node id.",
+reused). BEATS counts the member's heartbeats the fleet's history ring (`heartbeats`,
+1024 frames) still holds. Reads through an observer: takes no node id.",
 };
 
 pub fn run(m: &Matches, out: &mut Out) -> CliResult {
     let inv = Inventory::open(m.pos[0].as_str())?;
-    let members = inv.require_observer()?.members();
+    let fleet = inv.require_observer()?;
+    let members = fleet.members();
+    let beats = fleet.heartbeat_snapshot().ok();
     let now = OrbitEpoch::now().as_millis();
     if m.flag("json") {
-        let rows: Vec<Json> = members.iter().map(|x| member_json(x, now)).collect();
+        let rows: Vec<Json> = members
+            .iter()
+            .map(|x| member_json(x, beats.as_ref(), now))
+            .collect();
         return Ok(out.line(&Json::A(rows).line())?);
     }
     if members.is_empty() {
         out.line(&format!("fleet {}: no members", inv.fleet))?;
         return Ok(());
     }
-    out.write(&table(&members, now).render(0))?;
+    out.write(&table(&members, beats.as_ref(), now).render(0))?;
     Ok(())
 }
 
@@ -50,9 +56,26 @@ pub fn state_word(s: MemberState) -> &'static str {
     }
 }
 
+/// Heartbeats of a member the history ring still holds (`None`: no history).
+fn beats(x: &Member, history: Option<&FleetHeartbeatSnapshot>) -> Option<u64> {
+    history?
+        .nodes
+        .iter()
+        .find(|n| n.member && n.node_id == x.node_id && n.pid == x.pid)
+        .map(|n| n.beats_in_history)
+}
+
 /// Members as a table (shared with `stat` and `top`).
-pub fn table(members: &[Member], now: u64) -> Table {
-    let mut t = Table::new(&["NODE", "PID", "LABEL", "STATE", "JOINED", "LAST HEARTBEAT"]);
+pub fn table(members: &[Member], history: Option<&FleetHeartbeatSnapshot>, now: u64) -> Table {
+    let mut t = Table::new(&[
+        "NODE",
+        "PID",
+        "LABEL",
+        "STATE",
+        "JOINED",
+        "LAST HEARTBEAT",
+        "BEATS",
+    ]);
     for x in members {
         t.row(vec![
             x.node_id.to_string(),
@@ -65,13 +88,14 @@ pub fn table(members: &[Member], now: u64) -> Table {
             state_word(x.state).into(),
             ago(now, x.joined_at_ms),
             ago(now, x.last_heartbeat_ms),
+            beats(x, history).map_or("-".into(), |n| n.to_string()),
         ]);
     }
     t
 }
 
 /// One member as JSON (shared with `stat`).
-pub fn member_json(x: &Member, now: u64) -> Json {
+pub fn member_json(x: &Member, history: Option<&FleetHeartbeatSnapshot>, now: u64) -> Json {
     Json::obj()
         .with("node_id", x.node_id)
         .with("pid", x.pid)
@@ -80,4 +104,5 @@ pub fn member_json(x: &Member, now: u64) -> Json {
         .with("joined_at_ms", x.joined_at_ms)
         .with("last_heartbeat_ms", x.last_heartbeat_ms)
         .with("heartbeat_age_ms", now.saturating_sub(x.last_heartbeat_ms))
+        .with("beats_in_history", beats(x, history))
 }

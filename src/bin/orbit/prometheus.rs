@@ -274,6 +274,94 @@ fn collect(inv: &mut Inventory, only: Option<&str>, e: &mut Exposition) -> CliRe
             r.info.takeovers,
         );
     }
+    for b in &s.buses {
+        let l = [("fleet", fleet), ("name", b.name.as_str())];
+        e.gauge(
+            "orbit_bus_capacity_events",
+            "Events the bus holds.",
+            &l,
+            b.capacity as f64,
+        );
+        e.gauge(
+            "orbit_bus_max_payload_bytes",
+            "Largest event payload the bus carries.",
+            &l,
+            b.max_payload.into(),
+        );
+        e.counter(
+            "orbit_bus_events_total",
+            "Events published on the bus.",
+            &l,
+            b.head,
+        );
+        e.counter(
+            "orbit_bus_overwritten_events_total",
+            "Events the bus no longer holds (overwritten a lap later).",
+            &l,
+            b.overwritten(),
+        );
+    }
+    if let Some(c) = &s.contest {
+        let l = [("fleet", fleet)];
+        e.gauge(
+            "orbit_contest_capacity_subjects",
+            "Subjects the fleet's lease table holds.",
+            &l,
+            c.stats.capacity.into(),
+        );
+        e.gauge(
+            "orbit_contest_leases_held",
+            "Subjects currently held by a live holder.",
+            &l,
+            c.holders.len() as f64,
+        );
+        e.counter(
+            "orbit_contest_takeovers_total",
+            "Leases granted over an expired lease or a dead holder.",
+            &l,
+            c.stats.takeovers,
+        );
+        e.counter(
+            "orbit_contest_evictions_total",
+            "Subjects evicted from the lease table to make room.",
+            &l,
+            c.stats.evictions,
+        );
+        e.counter(
+            "orbit_contest_repairs_total",
+            "Lease entries repaired after a process died binding a subject.",
+            &l,
+            c.stats.repairs,
+        );
+        for (subject, h) in &c.holders {
+            let node = h.node_id.to_string();
+            let pid = h.pid.to_string();
+            e.gauge(
+                "orbit_lease_holder_info",
+                "A held lease (value 1) with its holder's node and pid.",
+                &[
+                    ("fleet", fleet),
+                    ("subject", subject.as_str()),
+                    ("node", node.as_str()),
+                    ("pid", pid.as_str()),
+                ],
+                1.0,
+            );
+            let l = [("fleet", fleet), ("subject", subject.as_str())];
+            e.gauge(
+                "orbit_lease_token",
+                "Fencing token of the lease's current grant.",
+                &l,
+                h.token as f64,
+            );
+            e.gauge(
+                "orbit_lease_expiry_timestamp_seconds",
+                "When the lease expires unless renewed, seconds since the Unix epoch.",
+                &l,
+                ms_to_s(h.expires_at_ms),
+            );
+        }
+    }
     for c in &s.caches {
         let st = &c.stats;
         let l = [("fleet", fleet), ("name", c.name.as_str())];

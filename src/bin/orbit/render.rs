@@ -71,7 +71,7 @@ fn looks_numeric(s: &str) -> bool {
     s == "-"
         || s.chars().next().is_some_and(|c| c.is_ascii_digit())
             && s.chars()
-                .all(|c| c.is_ascii_digit() || ".,%kMGTiB /s".contains(c))
+                .all(|c| c.is_ascii_digit() || ".,%kMGTiB /smhd".contains(c))
 }
 
 /// An age in ms as `850ms`, `3.2s`, `5m12s`, `2h03m`, `3d04h`.

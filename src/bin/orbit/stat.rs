@@ -12,7 +12,7 @@ use crate::json::Json;
 use crate::members;
 use crate::out::Out;
 use crate::prometheus;
-use crate::render::{Table, bytes, si};
+use crate::render::{self, Table, age, bytes, si};
 
 pub static SPEC: Spec = Spec {
     name: "stat",
@@ -41,7 +41,10 @@ With a name, shows only the objects of that name (exits 3 if there is none).
 Per ring: slots, head (frames written), writes/s, overwritten (frames no longer held:
 a reader that far behind has lost them), takeovers (slots of writers that died
 mid-write). Per cache: entries, hits, misses, hit ratio, gets/s, sets/s, evictions,
-takeovers. Members: node, pid, label, alive/stale/dead, joined, last heartbeat.
+takeovers. Per bus: events published, events/s, overwritten. Leases: each held
+subject with its holder's node and pid, fencing token, age and time left; the lease
+table's takeovers and evictions. Members: node, pid, label, alive/stale/dead, joined,
+last heartbeat, heartbeats in the fleet's history ring.
 
 --prometheus prints metric families orbit_* with HELP and TYPE lines, counters
 ending in _total, units in names, labels fleet, name, kind, node, for a
@@ -76,7 +79,12 @@ pub fn run(m: &Matches, out: &mut Out) -> CliResult {
     std::thread::sleep(interval);
     let b = inv.sample(only)?;
     if let Some(name) = only {
-        if b.rings.is_empty() && b.caches.is_empty() && b.problems.is_empty() {
+        if b.rings.is_empty()
+            && b.caches.is_empty()
+            && b.buses.is_empty()
+            && b.contest.is_none()
+            && b.problems.is_empty()
+        {
             return Err(CliError::not_found(format!(
                 "fleet {fleet:?} has no object named {name:?} (see `orbit ls {fleet}`)"
             )));
@@ -117,17 +125,38 @@ pub fn text(inv: &Inventory, s: &Sample, r: &Rates, with_members: bool) -> Strin
         ),
         None => "no membership table".into(),
     };
+    let leases = s.contest.as_ref().map_or(String::new(), |c| {
+        format!(", {}", plural(c.holders.len(), "lease held", "leases held"))
+    });
     o.push_str(&format!(
-        "fleet {}: {members_line}, {}, {}; rates over {:.2} s\n",
+        "fleet {}: {members_line}, {}, {}, {}{leases}; rates over {:.2} s\n",
         inv.fleet,
         plural(s.rings.len(), "ring", "rings"),
         plural(s.caches.len(), "cache", "caches"),
+        plural(s.buses.len(), "bus", "buses"),
         r.seconds
     ));
     if with_members {
         if let Some(m) = s.members.as_deref().filter(|m| !m.is_empty()) {
             o.push_str("\nMEMBERS\n");
-            o.push_str(&members::table(m, s.wall_ms).render(2));
+            o.push_str(&members::table(m, s.heartbeats.as_ref(), s.wall_ms).render(2));
+        }
+    }
+    if let Some(c) = &s.contest {
+        if !c.holders.is_empty() {
+            let mut t = Table::new(&["LEASE", "NODE", "PID", "TOKEN", "HELD FOR", "EXPIRES IN"]);
+            for (subject, h) in &c.holders {
+                t.row(vec![
+                    render::key(subject.as_bytes()),
+                    h.node_id.to_string(),
+                    h.pid.to_string(),
+                    h.token.to_string(),
+                    age(s.wall_ms.saturating_sub(h.claimed_at_ms)),
+                    age(h.expires_at_ms.saturating_sub(s.wall_ms)),
+                ]);
+            }
+            o.push('\n');
+            o.push_str(&t.render(2));
         }
     }
     if !s.rings.is_empty() {
@@ -193,6 +222,39 @@ pub fn text(inv: &Inventory, s: &Sample, r: &Rates, with_members: bool) -> Strin
         o.push('\n');
         o.push_str(&t.render(2));
     }
+    if !s.buses.is_empty() {
+        let mut t = Table::new(&[
+            "BUS",
+            "EVENTS",
+            "MAX PAYLOAD",
+            "PUBLISHED",
+            "EVENTS/S",
+            "OVERWRITTEN",
+        ]);
+        for x in &s.buses {
+            t.row(vec![
+                x.name.clone(),
+                x.capacity.to_string(),
+                bytes(x.max_payload.into()),
+                x.head.to_string(),
+                rate(r.bus_events.get(&x.name).copied()),
+                x.overwritten().to_string(),
+            ]);
+        }
+        o.push('\n');
+        o.push_str(&t.render(2));
+    }
+    if let Some(c) = &s.contest {
+        let st = &c.stats;
+        o.push_str(&format!(
+            "\n  lease table: {} of {} subjects held; {} takeovers (expired or dead holders), {} evictions, {} repairs\n",
+            c.holders.len(),
+            st.capacity,
+            st.takeovers,
+            st.evictions,
+            st.repairs
+        ));
+    }
     if !s.problems.is_empty() {
         o.push('\n');
         for p in &s.problems {
@@ -210,9 +272,44 @@ fn json(inv: &Inventory, s: &Sample, r: &Rates) -> Json {
     let members = s.members.as_ref().map(|m| {
         Json::A(
             m.iter()
-                .map(|x| members::member_json(x, s.wall_ms))
+                .map(|x| members::member_json(x, s.heartbeats.as_ref(), s.wall_ms))
                 .collect(),
         )
+    });
+    let buses: Vec<Json> = s
+        .buses
+        .iter()
+        .map(|x| {
+            Json::obj()
+                .with("name", x.name.as_str())
+                .with("capacity", x.capacity)
+                .with("max_payload", x.max_payload)
+                .with("published", x.head)
+                .with("overwritten", x.overwritten())
+                .with("events_per_s", r.bus_events.get(&x.name).copied())
+        })
+        .collect();
+    let leases = s.contest.as_ref().map(|c| {
+        let holders: Vec<Json> = c
+            .holders
+            .iter()
+            .map(|(subject, h)| {
+                Json::obj()
+                    .with("subject", subject.as_str())
+                    .with("node_id", h.node_id)
+                    .with("pid", h.pid)
+                    .with("token", h.token)
+                    .with("claimed_at_ms", h.claimed_at_ms)
+                    .with("expires_at_ms", h.expires_at_ms)
+            })
+            .collect();
+        Json::obj()
+            .with("capacity", c.stats.capacity)
+            .with("takeovers", c.stats.takeovers)
+            .with("evictions", c.stats.evictions)
+            .with("repairs", c.stats.repairs)
+            .with("token_floor", c.stats.token_floor)
+            .with("holders", holders)
     });
     let rings: Vec<Json> = s
         .rings
@@ -272,5 +369,7 @@ fn json(inv: &Inventory, s: &Sample, r: &Rates) -> Json {
         .with("members", members)
         .with("rings", rings)
         .with("caches", caches)
+        .with("buses", buses)
+        .with("leases", leases)
         .with("problems", problems)
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use orbit::shm::ObjectKind;
-use orbit::{Error, FrameInfo, From, Ring};
+use orbit::{Bus, Error, EventInfo, FrameInfo, From, Ring};
 
 use crate::args::{Matches, Opt, Spec};
 use crate::fail::{CliError, CliResult, Context};
@@ -52,8 +52,10 @@ pub static SPEC: Spec = Spec {
         },
     ],
     details: "\
-Text output, one line per frame:
+Text output, one line per frame of a ring:
   #<position> id=<kind:node:counter> kind=<k> ver=<v> len=<n> <payload>
+or per event of a bus:
+  id=<220:node:counter> at=<publish time, UTC> topic=<topic> len=<n> <payload>
 The payload is shown as \"text\" when it is printable UTF-8 (\\n, \\t, \\\" escaped),
 else as 0x<hex>. Frames lost before a frame (overwritten because this reader fell a
 lap behind, or abandoned by a writer that died mid-write) are announced on a line
@@ -117,9 +119,20 @@ pub fn run(m: &Matches, out: &mut Out) -> CliResult {
                 Ring::open(inv.require_observer()?, name, None).ctx(format!("ring {name:?}"))?;
             tail_ring(&ring, from, &stop, out)
         }
-        _ => Err(CliError::failed(format!(
-            "{name:?} is a bus: this build of orbit cannot read buses yet"
-        ))),
+        _ => {
+            let from = match from {
+                Start::Oldest => From::Oldest,
+                Start::Head => From::Head,
+                Start::At(_) => {
+                    return Err(CliError::usage(format!(
+                        "--from: {name:?} is a bus, which starts at oldest or head"
+                    )));
+                }
+            };
+            let bus =
+                Bus::open(inv.require_observer()?, name, None).ctx(format!("bus {name:?}"))?;
+            tail_bus(&bus, m.value("topic"), from, &stop, out)
+        }
     }
 }
 
@@ -217,6 +230,63 @@ fn tail_ring(ring: &Ring, from: Start, stop: &Stop, out: &mut Out) -> CliResult 
         if shown == 1 { "" } else { "s" }
     );
     Ok(())
+}
+
+fn tail_bus(bus: &Bus, topic: Option<&str>, from: From, stop: &Stop, out: &mut Out) -> CliResult {
+    let mut sub = bus.subscribe(topic, from).ctx("subscribing")?;
+    let (mut shown, mut lost_total) = (0u64, 0u64);
+    while stop.count.is_none_or(|n| shown < n) {
+        let ev = match sub.next_ref() {
+            Ok(Some(ev)) => ev,
+            Ok(None) => {
+                let Some(slice) = stop.slice() else { break };
+                match sub.wait(slice) {
+                    Ok(()) | Err(Error::Timeout) => continue,
+                    Err(e) => return Err(CliError::orbit("waiting for events", &e)),
+                }
+            }
+            Err(e) => return Err(CliError::orbit("reading the bus", &e)),
+        };
+        let lost = ev.info.lost;
+        lost_total += lost;
+        shown += 1;
+        if stop.json {
+            out.line(&event_json(&ev.info, ev.topic, ev.payload).line())?;
+        } else {
+            if lost > 0 {
+                out.line(&format!(
+                    "-- lost {lost} event{} (of any topic) --",
+                    if lost == 1 { "" } else { "s" }
+                ))?;
+            }
+            out.line(&format!(
+                "id={} at={} topic={} len={} {}",
+                ev.info.id,
+                render::utc(ev.info.timestamp_ms),
+                render::key(ev.topic.as_bytes()),
+                ev.info.len,
+                payload(ev.payload)
+            ))?;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "orbit tail: {shown} event{} shown, {lost_total} lost, {} of other topics skipped",
+        if shown == 1 { "" } else { "s" },
+        sub.filtered()
+    );
+    Ok(())
+}
+
+fn event_json(info: &EventInfo, topic: &str, data: &[u8]) -> Json {
+    let j = Json::obj()
+        .with("id", info.id.to_string())
+        .with("node", info.id.node())
+        .with("timestamp_ms", info.timestamp_ms)
+        .with("topic", topic)
+        .with("len", info.len)
+        .with("lost", info.lost);
+    render::bytes_json(j, "payload", data)
 }
 
 fn frame_json(pos: u64, info: &FrameInfo, lost: u64, data: &[u8]) -> Json {
