@@ -63,7 +63,7 @@ demo: stage
 	if command -v go >/dev/null; then \
 	  cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo/go_demo_worker . || exit 1; \
 	else echo "make demo: no go toolchain, the Go worker sits out"; rm -f $(BUILD)/demo/go_demo_worker; fi
-	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo
+	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo $(DEMO_ARGS)
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test demo
 	@echo "make test: all passed"

@@ -7,11 +7,13 @@ host, one of them killed with SIGKILL mid-run, and the fleet carrying on.
 Every worker (examples/c/demo_worker.c, examples/python/demo_worker.py,
 examples/go/demo_worker.go: one protocol, written down in the C file) joins
 the fleet, writes CRC-checked frames to the ring "events", reads and checks
-every frame the others write, counts in the cache "state" and takes part in
-the election of a leader (the cache key "leader", renewed with cas under a
-TTL). This script only watches and steers through the `orbit` command line:
-it kills the leader, shows its node go dead and the leadership move, stops
-the others through the cache, prints what each one saw, and cleans up.
+every frame the others write and counts in the cache "state"; the C and
+Python workers also run for leader (the lease "leader", 800 ms TTL) and the
+leader publishes CRC-checked ticks with its fencing token on the bus "news",
+which they read back. This script only watches and steers through the
+`orbit` command line: it kills the leader with SIGKILL, shows its node go
+dead and the lease move to another process with a higher token, stops the
+others through the cache, prints what each one saw, and cleans up.
 Exits 0 when every check holds, 1 otherwise; about 10 seconds.
 """
 import argparse
@@ -36,7 +38,8 @@ def stamp(line):
 
 
 class Demo:
-    def __init__(self, stage, bin_dir):
+    def __init__(self, stage, bin_dir, hold):
+        self.hold = hold
         self.cli_path = os.path.join(stage, "bin", "orbit")
         self.stage = stage
         self.bin_dir = bin_dir
@@ -59,8 +62,16 @@ class Demo:
         return json.loads(self.cli("members", self.fleet, "--json").stdout)
 
     def leader(self):
-        p = self.cli("cache", "get", self.fleet, "state", "leader", check=False)
-        return p.stdout.split()[0] if p.returncode == 0 else None
+        """(label, token) of the lease "leader"'s holder, or None."""
+        p = self.cli("stat", self.fleet, "leases", "--json", "--interval", "10ms", check=False)
+        if p.returncode != 0:
+            return None
+        holders = (json.loads(p.stdout).get("leases") or {}).get("holders", [])
+        for h in holders:
+            if h["subject"] == "leader":
+                label = next((l for l, w in self.workers.items() if w["pid"] == h["pid"]), None)
+                return (label, h["token"]) if label else None
+        return None
 
     def counter(self, key):
         p = self.cli("cache", "get", self.fleet, "state", key, "--int", check=False)
@@ -121,21 +132,25 @@ class Demo:
     def run(self):
         say(f"== orbit demo: fleet {self.fleet}, processes in C, Python and Go sharing memory ==")
         say("Each worker writes a CRC-32-checked frame to ring `events` every 10 ms, reads back and checks")
-        say("everyone's frames, counts its writes in cache `state`, and runs for leader: cache key `leader`,")
-        say("taken with add and renewed with cas under an 800 ms TTL. The leader will be killed with SIGKILL.")
+        say("everyone's frames and counts its writes in cache `state`. The C and Python workers run for leader")
+        say("(lease `leader`, 800 ms TTL); the leader publishes ticks carrying its fencing token on bus `news`.")
+        say("The leader will be killed with SIGKILL.")
+        say()
+        say(f"Watch it live from another terminal: {self.cli_path} top {self.fleet}")
+        say("(`make demo DEMO_ARGS='--hold 30'` keeps the fleet running 30 s before and after the kill.)")
         say()
         self.start_workers()
         labels = set(self.workers)
         self.wait_until("every worker joining",
                         lambda: {m["label"] for m in self.members() if m["state"] == "alive"} >= labels, 15)
         leader = self.wait_until("an election", self.leader, 10)
-        time.sleep(1.5)
+        time.sleep(self.hold)
         say()
         self.cli("members", self.fleet, show=True)
         self.cli("tail", self.fleet, "events", "--from", "oldest", "--count", "4", show=True)
         self.cli("stat", self.fleet, "--interval", "300ms", show=True)
 
-        leader = self.leader() or leader
+        leader, token = self.leader() or leader
         victim = self.workers[leader]
         node = next(m["node_id"] for m in self.members() if m["pid"] == victim["pid"])
         head_before = self.ring_head()
@@ -148,10 +163,12 @@ class Demo:
         dead = self.wait_until(f"node {node} going dead",
                                lambda: any(m["node_id"] == node and m["state"] == "dead" for m in self.members()), 5)
         stamp(f"orbit members: node {node} ({leader}) is dead")
-        successor = self.wait_until("a new leader", lambda: (l := self.leader()) and l != leader and l, 5)
+        successor, new_token = self.wait_until(
+            "a new leader", lambda: (l := self.leader()) and l[0] != leader and l, 5)
         moved_after = time.monotonic() - killed_at
-        stamp(f"leadership moved from {leader} to {successor} after {moved_after:.2f} s")
-        time.sleep(1.5)
+        stamp(f"orbit stat: lease `leader` moved from {leader} (token {token}) to {successor}"
+              f" (token {new_token}) {moved_after:.2f} s after the kill")
+        time.sleep(self.hold)
         say()
         self.cli("members", self.fleet, show=True)
 
@@ -167,9 +184,16 @@ class Demo:
             w["pump"].join(timeout=5)
         head_after = self.ring_head()
         say()
-        self.report(leader, node, successor, moved_after, dead, head_before, head_after)
+        self.report(leader, node, (token, successor, new_token, moved_after), dead, head_before, head_after)
         say()
-        self.cli("clean", self.fleet, show=True)
+        self.cli("tail", self.fleet, "news", "--topic", "leader", "--from", "oldest", "--timeout", "300ms",
+                 show=True)
+        p = self.cli("clean", self.fleet, show=True, check=False)
+        if p.returncode == 4:  # an `orbit top` watching, say: it is told, not an error
+            say(f"    ({p.stderr.strip()})")
+            self.cli("clean", self.fleet, "--force", show=True)
+        elif p.returncode != 0:
+            self.check(False, f"orbit clean exited {p.returncode}: {p.stderr.strip()}")
         say()
         failed = [text for ok, text in self.checks if not ok]
         for ok, text in self.checks:
@@ -183,18 +207,22 @@ class Demo:
         stat = json.loads(self.cli("stat", self.fleet, "events", "--json", "--interval", "10ms").stdout)
         return stat["rings"][0]["head"]
 
-    def report(self, leader, node, successor, moved_after, dead, head_before, head_after):
-        say("What each process saw (frames it wrote, and frames it read back with a valid CRC-32):")
-        rows = [("WORKER", "LANG", "PID", "FATE", "WRITTEN", "VERIFIED", "TORN", "LOST", "LED")]
+    def report(self, leader, node, lease, dead, head_before, head_after):
+        token, successor, new_token, moved_after = lease
+        say("What each process saw: frames it wrote, frames it read back with a valid CRC-32, frames lost,")
+        say("bus events read back with a valid CRC-32, ticks it rejected for a stale fencing token, terms it led:")
+        rows = [("WORKER", "LANG", "PID", "FATE", "WRITTEN", "VERIFIED", "TORN", "LOST", "EVENTS", "STALE", "LED")]
         survivors = []
         for label, w in self.workers.items():
             s = w["summary"] or {}
             code = w["proc"].returncode
             fate = "SIGKILL" if w["killed"] else f"exit {code}"
             written = self.counter(f"written.{label}")
+            ev = s.get("events")
             rows.append((label, w["lang"], str(w["pid"]), fate, str(written),
                          str(s.get("verified", "-")), str(s.get("torn", "-")), str(s.get("lost", "-")),
-                         str(w["terms"])))
+                         "-" if ev is None else f"{ev - s['events_torn']}/{ev}",
+                         str(s.get("stale_ticks", "-")), str(w["terms"])))
             if not w["killed"]:
                 survivors.append((label, w, s, code))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -205,6 +233,10 @@ class Demo:
 
         torn = sum(s.get("torn", 0) for _, _, s, _ in survivors)
         verified = sum(s.get("verified", 0) for _, _, s, _ in survivors)
+        readers = [s for _, _, s, _ in survivors if "events" in s]
+        events = sum(s["events"] for s in readers)
+        events_torn = sum(s["events_torn"] for s in readers)
+        stale = sum(s["stale_ticks"] for s in readers)
         self.check(all(code == 0 and s for _, _, s, code in survivors),
                    f"the {len(survivors)} survivors exited 0 with a summary")
         self.check(torn == 0 and verified > 0,
@@ -214,9 +246,12 @@ class Demo:
         self.check(cross, f"each survivor read frames written by every member, in {', '.join(sorted(langs))}"
                           f" (the killed {leader} included)")
         self.check(dead, f"{leader} was killed with SIGKILL and `orbit members` showed node {node} dead")
-        self.check(successor is not None and successor != leader,
-                   f"the leadership moved from {leader} to {successor} {moved_after:.2f} s after the kill"
-                   f" (the leader key's TTL is 800 ms)")
+        self.check(successor != leader and new_token > token,
+                   f"the lease moved from {leader} to {successor} {moved_after:.2f} s after the kill, its fencing"
+                   f" token from {token} to {new_token}")
+        self.check(events > 0 and events_torn == 0 and all(s["max_token"] >= new_token for s in readers),
+                   f"{events} bus events read back, every CRC-32 valid, ticks of token {new_token} seen by every"
+                   f" reader; {stale} stale ticks rejected")
         self.check(head_after > head_before,
                    f"the fleet kept writing: ring head {head_before} at the kill, {head_after} at the end")
 
@@ -225,11 +260,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--stage", default="stage", help="install prefix holding bin/orbit and lib/liborbit.so")
     ap.add_argument("--bin", default="build/demo", help="where the C (and Go) demo workers were built")
+    ap.add_argument("--hold", type=float, default=1.5, help="seconds the fleet runs before and after the kill")
     a = ap.parse_args()
     stage, bin_dir = os.path.abspath(a.stage), os.path.abspath(a.bin)
     if not os.access(os.path.join(stage, "bin", "orbit"), os.X_OK):
         raise SystemExit(f"demo: no {stage}/bin/orbit: run `make stage` first (or `make demo`)")
-    demo = Demo(stage, bin_dir)
+    demo = Demo(stage, bin_dir, a.hold)
     try:
         return demo.run()
     finally:

@@ -2,23 +2,28 @@
  *
  *   demo_worker <fleet> <label>
  *
- * The same protocol as examples/python/demo_worker.py and
- * examples/go/demo_worker (see examples/demo.py):
+ * The protocol every demo worker follows (examples/python/demo_worker.py the
+ * same in Python; examples/go/demo_worker.go the ring and cache parts, as the
+ * Go binding has no bus or leases yet); examples/demo.py drives them:
  *
- * - joins <fleet> as <label>; opens ring "events" (1024 x 128 B) and cache
+ * - joins <fleet> as <label>; opens ring "events" (1024 x 128 B), cache
  *   "state" (16384 entries, keys <= 64 B, values <= 128 B: every write
- *   appends to its log, so it is sized to keep a dead worker's counter);
+ *   appends to its log, so it is sized to keep a dead worker's counter) and
+ *   bus "news" (1024 events x 128 B);
  * - every 10 ms writes a frame "<label> #<seq> <filler> crc=<crc32>", the
  *   CRC-32 covering everything before " crc=", and counts it in the cache
  *   under "written.<label>" (incr: exact across processes);
  * - reads every frame of the ring with a cursor and checks its CRC: a torn
  *   frame would fail it; counts frames per writer node and frames lost;
- * - every 100 ms heartbeats and takes part in the election: the key "leader"
- *   holds "<label> <pid>" with an 800 ms TTL; the holder renews it with
- *   cas (its version), the others try add. A leader killed with SIGKILL
- *   stops renewing, its key expires and another member takes it;
- * - stops when the key "demo.stop" appears (or on SIGTERM) and prints
- *   SUMMARY {json}. Exits 0, or 1 if it saw a torn frame.
+ * - every 100 ms heartbeats and runs for leader: claims the lease "leader"
+ *   (800 ms TTL), or renews it while it holds it. A new leader publishes
+ *   "<label> leads with token <T>" on topic "leader"; the leader publishes
+ *   "<label> token <T> tick <n>" on topic "tick" every 100 ms. Every event
+ *   carries a CRC like the frames; readers check it, and reject a tick whose
+ *   fencing token is below one already seen (a deposed leader's). A leader
+ *   killed with SIGKILL is replaced at the next claim: its process is dead;
+ * - stops when the cache key "demo.stop" appears (or on SIGTERM) and prints
+ *   SUMMARY {json}. Exits 0, or 1 if it saw a torn frame or event.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <orbit.h>
@@ -34,6 +39,7 @@
 #define MAX_PAYLOAD 128
 #define LEADER_TTL_MS 800
 #define MAX_NODES 256
+#define BUS_CAPACITY 1024
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_term(int sig) {
@@ -66,13 +72,17 @@ static int fail(const char *label, const char *what, orbit_status s) {
     return 2;
 }
 
+/* Appends " crc=xxxxxxxx" (the CRC-32 of out[0..n)) and returns the new length. */
+static size_t seal(char *out, size_t n) {
+    return n + (size_t)sprintf(out + n, " crc=%08lx", (unsigned long)crc32((unsigned char *)out, n));
+}
+
 /* "<label> #<seq> <filler> crc=xxxxxxxx": a different length every frame. */
 static size_t make_frame(char *out, const char *label, unsigned long seq) {
     size_t n = (size_t)sprintf(out, "%s #%lu ", label, seq), i, fill = (seq * 7u) % 40u;
     for (i = 0; i < fill; i++)
         out[n++] = (char)('a' + (seq + i) % 26u);
-    n += (size_t)sprintf(out + n, " crc=%08lx", (unsigned long)crc32((unsigned char *)out, n));
-    return n;
+    return seal(out, n);
 }
 
 /* 1 when the frame's CRC matches its body. */
@@ -84,67 +94,104 @@ static int frame_ok(const char *p, size_t n) {
     return memcmp(p + n - 8, want, 8) == 0;
 }
 
+/* Leadership: the lease "leader", claimed by whoever finds it free (or its
+ * holder dead, or expired) and renewed by its holder every tick. */
 typedef struct {
-    int leading;
-    uint64_t version; /* of our value under "leader" while leading */
-    unsigned long terms;
+    orbit_lease *lease; /* NULL while not leading */
+    unsigned long terms, ticks_sent;
 } election;
 
-static orbit_status election_step(orbit_cache *c, election *e, const char *me, const char *label,
-                                  orbit_ring *ring) {
+static orbit_status publish(orbit_bus *bus, const char *topic, char *body, size_t n) {
+    return orbit_bus_publish(bus, topic, body, seal(body, n), NULL);
+}
+
+static orbit_status election_step(orbit_fleet *fleet, orbit_bus *bus, election *e,
+                                  const char *label) {
+    char body[MAX_PAYLOAD];
     orbit_status s;
-    if (e->leading) {
-        s = orbit_cache_cas(c, "leader", 6, e->version, me, strlen(me), LEADER_TTL_MS);
-        if (s == ORBIT_STATUS_CONFLICT || s == ORBIT_STATUS_NOT_FOUND) {
-            e->leading = 0;
+    if (e->lease) {
+        s = orbit_lease_renew(e->lease, LEADER_TTL_MS);
+        if (s == ORBIT_STATUS_LEASE_LOST) {
+            orbit_lease_free(e->lease);
+            e->lease = NULL;
             printf("[%s] lost the leadership\n", label);
             return ORBIT_STATUS_OK;
         }
+        if (s != ORBIT_STATUS_OK)
+            return s;
     } else {
-        s = orbit_cache_add(c, "leader", 6, me, strlen(me), LEADER_TTL_MS);
+        s = orbit_contest_claim(fleet, "leader", LEADER_TTL_MS, &e->lease);
         if (s == ORBIT_STATUS_CONFLICT)
             return ORBIT_STATUS_OK;
-        if (s == ORBIT_STATUS_OK) {
-            char frame[MAX_PAYLOAD];
-            size_t n;
-            int64_t term = 0;
-            e->leading = 1;
-            e->terms++;
-            orbit_cache_incr(c, "leader.terms", 12, 1, 0, &term);
-            printf("[%s] became the leader (term %lld)\n", label, (long long)term);
-            n = (size_t)sprintf(frame, "%s leads term %lld", label, (long long)term);
-            n += (size_t)sprintf(frame + n, " crc=%08lx", (unsigned long)crc32((unsigned char *)frame, n));
-            orbit_ring_write(ring, 2, (uint64_t)term, frame, n, NULL);
+        if (s != ORBIT_STATUS_OK)
+            return s;
+        e->terms++;
+        printf("[%s] became the leader with fencing token %llu\n", label,
+               (unsigned long long)orbit_lease_token(e->lease));
+        s = publish(bus, "leader", body,
+                    (size_t)sprintf(body, "%s leads with token %llu", label,
+                                    (unsigned long long)orbit_lease_token(e->lease)));
+        if (s != ORBIT_STATUS_OK)
+            return s;
+    }
+    return publish(bus, "tick", body,
+                   (size_t)sprintf(body, "%s token %llu tick %lu", label,
+                                   (unsigned long long)orbit_lease_token(e->lease),
+                                   ++e->ticks_sent));
+}
+
+/* What a worker saw on the bus. */
+typedef struct {
+    unsigned long events, torn, ticks, stale_ticks;
+    unsigned long long max_token;
+    uint64_t lost;
+} bus_seen;
+
+static orbit_status read_events(orbit_subscription *sub, bus_seen *b, const char *label) {
+    char topic[256], buf[MAX_PAYLOAD + 1];
+    orbit_event ev;
+    orbit_status s;
+    while ((s = orbit_subscription_next(sub, &ev, topic, sizeof topic, buf, MAX_PAYLOAD)) ==
+           ORBIT_STATUS_OK) {
+        const char *tok;
+        b->events++;
+        b->lost += ev.lost;
+        if (!frame_ok(buf, ev.len)) {
+            b->torn++;
+            fprintf(stderr, "[%s] TORN event on %s: %.*s\n", label, topic, (int)ev.len, buf);
+            continue;
+        }
+        buf[ev.len] = '\0';
+        if (strcmp(topic, "tick") == 0 && (tok = strstr(buf, " token ")) != NULL) {
+            unsigned long long t = strtoull(tok + 7, NULL, 10);
+            b->ticks++;
+            /* Fencing: a tick under a lower token than one already seen comes
+             * from a deposed leader and is rejected (none is expected here). */
+            if (t < b->max_token)
+                b->stale_ticks++;
+            else
+                b->max_token = t;
         }
     }
-    if (s != ORBIT_STATUS_OK)
-        return s;
-    /* Our version, for the next renewal. */
-    {
-        char buf[MAX_PAYLOAD];
-        size_t len = 0;
-        orbit_cache_meta meta;
-        s = orbit_cache_get(c, "leader", 6, buf, sizeof buf, &len, &meta);
-        if (s == ORBIT_STATUS_OK && len == strlen(me) && memcmp(buf, me, len) == 0)
-            e->version = meta.version;
-        else if (s == ORBIT_STATUS_OK || s == ORBIT_STATUS_NOT_FOUND)
-            e->leading = 0;
-        return s == ORBIT_STATUS_NOT_FOUND ? ORBIT_STATUS_OK : s;
-    }
+    return s == ORBIT_STATUS_EMPTY ? ORBIT_STATUS_OK : s;
 }
 
 int main(int argc, char **argv) {
     const char *fleet_name, *label;
-    char me[64], key[80];
+    char key[80];
     orbit_fleet_options fo;
     orbit_ring_options ro;
     orbit_cache_options co;
+    orbit_bus_options bo;
     orbit_fleet *fleet = NULL;
     orbit_ring *ring = NULL;
     orbit_cursor *cursor = NULL;
     orbit_cache *cache = NULL;
+    orbit_bus *bus = NULL;
+    orbit_subscription *sub = NULL;
     orbit_status s;
-    election e = {0, 0, 0};
+    election e = {NULL, 0, 0};
+    bus_seen seen = {0, 0, 0, 0, 0, 0};
     unsigned long seq = 0, verified = 0, torn = 0, from_node[MAX_NODES + 1] = {0};
     uint64_t lost = 0, next_write, next_tick;
     int i, first;
@@ -160,7 +207,6 @@ int main(int argc, char **argv) {
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
-    snprintf(me, sizeof me, "%s %ld", label, (long)getpid());
     snprintf(key, sizeof key, "written.%s", label);
 
     orbit_fleet_options_init(&fo);
@@ -174,9 +220,15 @@ int main(int argc, char **argv) {
     co.capacity = 16384;
     co.max_key = 64;
     co.max_value = MAX_PAYLOAD;
+    orbit_bus_options_init(&bo);
+    bo.capacity = BUS_CAPACITY;
+    bo.max_payload = MAX_PAYLOAD;
     if ((s = orbit_ring_open(fleet, "events", &ro, &ring)) != ORBIT_STATUS_OK ||
         (s = orbit_cache_open(fleet, "state", &co, &cache)) != ORBIT_STATUS_OK ||
-        (s = orbit_cursor_open(ring, ORBIT_FROM_HEAD, &cursor)) != ORBIT_STATUS_OK) {
+        (s = orbit_bus_open(fleet, "news", &bo, &bus)) != ORBIT_STATUS_OK ||
+        (s = orbit_contest_open(fleet, NULL)) != ORBIT_STATUS_OK ||
+        (s = orbit_cursor_open(ring, ORBIT_FROM_HEAD, &cursor)) != ORBIT_STATUS_OK ||
+        (s = orbit_bus_subscribe(bus, NULL, ORBIT_FROM_HEAD, &sub)) != ORBIT_STATUS_OK) {
         fail(label, "open", s);
         goto done;
     }
@@ -211,7 +263,7 @@ int main(int argc, char **argv) {
                         (int)f.len, buf);
             }
         }
-        if (s != ORBIT_STATUS_EMPTY) {
+        if (s != ORBIT_STATUS_EMPTY || (s = read_events(sub, &seen, label)) != ORBIT_STATUS_OK) {
             fail(label, "read", s);
             goto done;
         }
@@ -219,7 +271,7 @@ int main(int argc, char **argv) {
             char v[8];
             size_t vl;
             orbit_fleet_heartbeat(fleet);
-            if ((s = election_step(cache, &e, me, label, ring)) != ORBIT_STATUS_OK) {
+            if ((s = election_step(fleet, bus, &e, label)) != ORBIT_STATUS_OK) {
                 fail(label, "election", s);
                 goto done;
             }
@@ -233,8 +285,12 @@ int main(int argc, char **argv) {
             orbit_cursor_wait(cursor, (until - now) * 1000000u);
     }
     printf("SUMMARY {\"label\":\"%s\",\"lang\":\"C\",\"pid\":%ld,\"written\":%lu,\"verified\":%lu,"
-           "\"torn\":%lu,\"lost\":%llu,\"terms_led\":%lu,\"from_nodes\":{",
-           label, (long)getpid(), seq, verified, torn, (unsigned long long)lost, e.terms);
+           "\"torn\":%lu,\"lost\":%llu,\"terms_led\":%lu,\"events\":%lu,\"events_torn\":%lu,"
+           "\"events_lost\":%llu,\"ticks\":%lu,\"stale_ticks\":%lu,\"max_token\":%llu,"
+           "\"from_nodes\":{",
+           label, (long)getpid(), seq, verified, torn, (unsigned long long)lost, e.terms,
+           seen.events, seen.torn, (unsigned long long)seen.lost, seen.ticks, seen.stale_ticks,
+           seen.max_token);
     for (i = 1, first = 1; i <= MAX_NODES; i++) {
         if (from_node[i]) {
             printf("%s\"%d\":%lu", first ? "" : ",", i, from_node[i]);
@@ -243,9 +299,12 @@ int main(int argc, char **argv) {
     }
     printf("}}\n");
 done:
+    orbit_lease_free(e.lease); /* releases the lease if still held */
+    orbit_subscription_free(sub);
+    orbit_bus_free(bus);
     orbit_cursor_free(cursor);
     orbit_cache_free(cache);
     orbit_ring_free(ring);
     orbit_fleet_free(fleet);
-    return s != ORBIT_STATUS_OK && s != ORBIT_STATUS_EMPTY ? 2 : torn ? 1 : 0;
+    return s != ORBIT_STATUS_OK && s != ORBIT_STATUS_EMPTY ? 2 : torn || seen.torn ? 1 : 0;
 }
