@@ -234,6 +234,7 @@ fn usage_errors_exit_2_with_one_line() {
     orbit(&["cache", "get", "f", "c", "zz", "--hex"]).fails(2, "not hex");
     orbit(&["ls", "--json=yes"]).fails(2, "takes no value");
     orbit(&["bench", "--duration", "0"]).fails(2, "above 0");
+    orbit(&["cache", "set", "f", "c", "k", "v", "--ttl", "0"]).fails(2, "leave --ttl out");
 }
 
 #[test]

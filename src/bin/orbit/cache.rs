@@ -190,10 +190,15 @@ pub fn get(m: &Matches, out: &mut Out) -> CliResult {
 pub fn set(m: &Matches, _out: &mut Out) -> CliResult {
     let key = arg_bytes(m, 2, "key")?;
     let value = arg_bytes(m, 3, "value")?;
-    let ttl_ms = m
-        .duration("ttl")?
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1))
-        .unwrap_or(0);
+    let ttl_ms = match m.duration("ttl")? {
+        None => 0,
+        Some(d) if d.is_zero() => {
+            return Err(CliError::usage(
+                "--ttl 0 would expire at once; leave --ttl out for no expiry",
+            ));
+        }
+        Some(d) => u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1),
+    };
     let (_fleet, cache) = join(m)?;
     if m.flag("add") {
         cache.add(&key, &value, ttl_ms).map_err(|e| match e {
