@@ -7,7 +7,8 @@
 #   make demo              build, stage, compile the C and Go demo workers against it, run examples/demo.py:
 #                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
-#                          c-test-asan, cpp-test, py-test, go-test, cli-test, demo (it checks itself)
+#                          c-test-asan, cpp-test, py-test, go-test, crosslang, examples, readme-check,
+#                          cli-test, demo (it checks itself)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -20,6 +21,10 @@
 #   make cli-test          the orbit command line: tests/cli.rs, then the staged bin/orbit checked by
 #                          tests/cli-py (Prometheus output through prometheus_client's parser, top in tmux)
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
+#   make crosslang         C, C++, Go, Python and Rust processes on one fleet: ring, cache, bus, lease
+#                          (tests/crosslang; agents built against ./stage)
+#   make examples          build the tours in examples/{c,cpp,go,python} against ./stage and run each
+#   make readme-check      build and run every C, C++, Go and Python program of README.md against ./stage
 #   make bench             criterion benches and the cross-process ping-pong
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
@@ -33,11 +38,15 @@ GENERATOR := $(if $(shell command -v ninja),Ninja,Unix Makefiles)
 CONFIGURE = $(CMAKE) -G "$(GENERATOR)" -Wno-dev
 STAGE_PKG_CONFIG = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config
 STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
+STRICT_CXX = -std=c++17 -Wall -Wextra -Werror -pedantic
+# Compile and link flags of a program built against the stage, with an rpath to it.
+STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STAGE_PKG_CONFIG) --variable=libdir orbit)
 
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build c-test-asan clean loom py-test go-test cpp-test cli-test bench
+        c-test-build c-test-asan clean loom py-venv py-test go-test cpp-test crosslang examples \
+        readme-check cli-test bench
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -56,16 +65,16 @@ stage: build
 demo: stage
 	mkdir -p $(BUILD)/demo
 	for prog in demo_worker ring_writer ring_reader; do \
-	  $(CC) $(STRICT_C) -o $(BUILD)/demo/$$prog examples/c/$$prog.c \
-	    $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) \
-	    -Wl,-rpath,$$($(STAGE_PKG_CONFIG) --variable=libdir orbit) || exit 1; \
+	  $(CC) $(STRICT_C) -o $(BUILD)/demo/$$prog examples/c/$$prog.c $(STAGE_CFLAGS) || exit 1; \
 	done
 	if command -v go >/dev/null; then \
-	  cd examples/go && $(GO_ENV) go build -o $(CURDIR)/$(BUILD)/demo/go_demo_worker . || exit 1; \
+	  cd examples/go && $(GO_ENV) go vet ./demo_worker && \
+	  $(GO_BUILD_ENV) go build -o $(CURDIR)/$(BUILD)/demo/go_demo_worker ./demo_worker || exit 1; \
 	else echo "make demo: no go toolchain, the Go worker sits out"; rm -f $(BUILD)/demo/go_demo_worker; fi
 	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo $(DEMO_ARGS)
 
-test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test cli-test demo
+test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-asan cpp-test py-test go-test \
+      crosslang examples readme-check cli-test demo
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -79,18 +88,20 @@ cpp-test: stage
 	$(CTEST) --test-dir $(BUILD)/cpp-tests --output-on-failure --no-tests=error
 
 PY_VENV := $(BUILD)/venv
-py-test: stage
+PY_ENV = ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so
+py-venv: stage
 	python3 -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/pip install --quiet ./bindings/python
+
+py-test: py-venv
 	cd bindings/python/tests && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so \
 	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 # prometheus_client's text-format parser checks `orbit stat --prometheus`; tmux drives `orbit top`.
-cli-test: stage
+cli-test: py-venv
 	$(CARGO) test --test cli
-	python3 -m venv --system-site-packages $(PY_VENV)
-	$(PY_VENV)/bin/pip install --quiet ./bindings/python 'prometheus_client>=0.20,<1'
-	cd tests/cli-py && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so ORBIT_CLI=$(STAGE)/bin/orbit \
+	$(PY_VENV)/bin/pip install --quiet 'prometheus_client>=0.20,<1'
+	cd tests/cli-py && $(PY_ENV) ORBIT_CLI=$(STAGE)/bin/orbit \
 	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 GO_ENV = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib
@@ -98,6 +109,37 @@ go-test: stage
 	cd bindings/go && $(GO_ENV) go vet ./...
 	cd bindings/go && $(GO_ENV) go test -count=1 ./...
 	cd bindings/go && $(GO_ENV) go test -count=1 -race ./...
+
+# Go programs built against the stage run without LD_LIBRARY_PATH.
+GO_BUILD_ENV = $(GO_ENV) CGO_LDFLAGS="-Wl,-rpath,$(STAGE)/lib"
+
+XL := $(BUILD)/crosslang
+crosslang: py-venv
+	mkdir -p $(XL)
+	$(CC) $(STRICT_C) -o $(XL)/agent_c tests/crosslang/agent.c $(STAGE_CFLAGS)
+	$(CXX) $(STRICT_CXX) -o $(XL)/agent_cpp tests/crosslang/agent.cpp $(STAGE_CFLAGS)
+	cd tests/crosslang/go && $(GO_ENV) go vet . && $(GO_BUILD_ENV) go build -o $(CURDIR)/$(XL)/agent_go .
+	$(CARGO) build --release --example crosslang_agent
+	$(PY_ENV) $(PY_VENV)/bin/python tests/crosslang/run.py \
+	  --agent c=$(XL)/agent_c --agent cpp=$(XL)/agent_cpp --agent go=$(XL)/agent_go \
+	  --agent "python=$(PY_VENV)/bin/python tests/crosslang/agent.py" \
+	  --agent rust=target/release/examples/crosslang_agent
+
+EX := $(BUILD)/examples
+examples: py-venv
+	mkdir -p $(EX)
+	$(CC) $(STRICT_C) -o $(EX)/tour_c examples/c/tour.c $(STAGE_CFLAGS)
+	$(CONFIGURE) -S examples/cpp -B $(EX)/cpp -DCMAKE_PREFIX_PATH=$(STAGE)
+	$(CMAKE) --build $(EX)/cpp
+	cd examples/go && $(GO_ENV) go vet . && $(GO_BUILD_ENV) go build -o $(CURDIR)/$(EX)/tour_go .
+	fleet=tour-$$$$; \
+	for run in "$(EX)/tour_c" "$(EX)/cpp/tour" "$(EX)/tour_go" \
+	           "$(PY_ENV) $(PY_VENV)/bin/python examples/python/tour.py"; do \
+	  echo "--- $$run"; env $$run $$fleet || exit 1; \
+	done
+
+readme-check: py-venv
+	$(PY_VENV)/bin/python tests/readme_programs.py --stage $(STAGE) --python $(PY_VENV)/bin/python
 
 bench:
 	$(CARGO) bench

@@ -5,12 +5,11 @@ host, one of them killed with SIGKILL mid-run, and the fleet carrying on.
     python3 examples/demo.py --stage stage --bin build/demo
 
 Every worker (examples/c/demo_worker.c, examples/python/demo_worker.py,
-examples/go/demo_worker.go: one protocol, written down in the C file) joins
-the fleet, writes CRC-checked frames to the ring "events", reads and checks
-every frame the others write and counts in the cache "state"; the C and
-Python workers also run for leader (the lease "leader", 800 ms TTL) and the
-leader publishes CRC-checked ticks with its fencing token on the bus "news",
-which they read back. This script only watches and steers through the
+examples/go/demo_worker/main.go: one protocol, written down in the C file)
+joins the fleet, writes CRC-checked frames to the ring "events", reads and
+checks every frame the others write, counts in the cache "state" and runs for
+leader (the lease "leader", 800 ms TTL); the leader publishes CRC-checked
+ticks with its fencing token on the bus "news", which everyone reads back. This script only watches and steers through the
 `orbit` command line: it kills the leader with SIGKILL, shows its node go
 dead and the lease move to another process with a higher token, stops the
 others through the cache, prints what each one saw, and cleans up.
@@ -132,8 +131,8 @@ class Demo:
     def run(self):
         say(f"== orbit demo: fleet {self.fleet}, processes in C, Python and Go sharing memory ==")
         say("Each worker writes a CRC-32-checked frame to ring `events` every 10 ms, reads back and checks")
-        say("everyone's frames and counts its writes in cache `state`. The C and Python workers run for leader")
-        say("(lease `leader`, 800 ms TTL); the leader publishes ticks carrying its fencing token on bus `news`.")
+        say("everyone's frames, counts its writes in cache `state` and runs for leader (lease `leader`, 800 ms")
+        say("TTL); the leader publishes ticks carrying its fencing token on bus `news`, which everyone checks.")
         say("The leader will be killed with SIGKILL.")
         say()
         say(f"Watch it live from another terminal: {self.cli_path} top {self.fleet}")

@@ -3,6 +3,7 @@ package orbit
 /*
 #include <orbit.h>
 #include <stdlib.h>
+#include "shim.h"
 */
 import "C"
 
@@ -86,17 +87,15 @@ func (c *Cache) Get(key []byte) (value []byte, meta CacheMeta, ok bool, err erro
 	buf := make([]byte, c.maxValue+1)
 	var n C.size_t
 	var m C.orbit_cache_meta
-	var st C.orbit_status
-	err = call("get", func() C.orbit_status {
-		st = C.orbit_cache_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n, &m)
-		if st == C.ORBIT_STATUS_NOT_FOUND {
-			return C.ORBIT_STATUS_OK
-		}
-		return st
-	})
+	var cerr *C.char
+	st := C.orbit_go_cache_get(c.h, bytesPtr(key), C.size_t(len(key)), bytesPtr(buf), C.size_t(len(buf)), &n, &m, &cerr)
 	runtime.KeepAlive(key)
+	runtime.KeepAlive(buf)
 	runtime.KeepAlive(c)
-	if err != nil || st == C.ORBIT_STATUS_NOT_FOUND {
+	if st == C.ORBIT_STATUS_NOT_FOUND {
+		return nil, meta, false, nil
+	}
+	if err = errFrom(st, "get", cerr); err != nil {
 		return nil, meta, false, err
 	}
 	return buf[:n:n], CacheMeta{uint64(m.version), uint64(m.expires_at_ms)}, true, nil

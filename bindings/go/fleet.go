@@ -145,6 +145,65 @@ func (f *Fleet) Members() ([]Member, error) {
 	}
 }
 
+// HeartbeatState is a node's freshness in Fleet.Heartbeats.
+type HeartbeatState uint32
+
+// Heartbeat states.
+const (
+	HeartbeatFresh   HeartbeatState = C.ORBIT_HEARTBEAT_STATE_FRESH
+	HeartbeatStale   HeartbeatState = C.ORBIT_HEARTBEAT_STATE_STALE
+	HeartbeatMissing HeartbeatState = C.ORBIT_HEARTBEAT_STATE_MISSING
+)
+
+func (s HeartbeatState) String() string {
+	switch s {
+	case HeartbeatFresh:
+		return "fresh"
+	case HeartbeatStale:
+		return "stale"
+	case HeartbeatMissing:
+		return "missing"
+	}
+	return "unknown"
+}
+
+// Heartbeat is one process's latest heartbeat, from the fleet's heartbeat history.
+type Heartbeat struct {
+	NodeID          uint16
+	Member          bool // the process the membership table names for this node id
+	PID             uint32
+	State           HeartbeatState
+	LastHeartbeatMs uint64 // a join counts as one
+	BeatsInHistory  uint64
+}
+
+// Heartbeats summarises the heartbeat history per node, ordered by node id
+// (a node id reused by a new process has one row per process).
+func (f *Fleet) Heartbeats() ([]Heartbeat, error) {
+	if f.h == nil {
+		return nil, ErrClosed
+	}
+	defer runtime.KeepAlive(f)
+	var n C.size_t
+	for cap := 16; ; cap = int(n) {
+		rows := make([]C.orbit_heartbeat, cap)
+		err := call("heartbeats", func() C.orbit_status { return C.orbit_fleet_heartbeats(f.h, &rows[0], C.size_t(cap), &n) })
+		if e, ok := err.(*Error); ok && e.Status == StatusBufferTooSmall {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Heartbeat, int(n))
+		for i := range out {
+			h := &rows[i]
+			out[i] = Heartbeat{uint16(h.node_id), h.member != 0, uint32(h.pid), HeartbeatState(h.state),
+				uint64(h.last_heartbeat_ms), uint64(h.beats_in_history)}
+		}
+		return out, nil
+	}
+}
+
 // Close leaves the fleet (once no ring opened through it remains). Idempotent.
 func (f *Fleet) Close() error {
 	if f.h != nil {

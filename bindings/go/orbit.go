@@ -123,6 +123,22 @@ func bytesPtr(b []byte) unsafe.Pointer {
 // Version is the loaded library's version.
 func Version() string { return C.GoString(C.orbit_version()) }
 
+// errFrom turns a shim's status and error copy (see shim.h) into an error,
+// freeing the copy.
+func errFrom(st C.orbit_status, op string, cerr *C.char) error {
+	if cerr != nil {
+		defer C.free(unsafe.Pointer(cerr))
+	}
+	if st == C.ORBIT_STATUS_OK {
+		return nil
+	}
+	msg := ""
+	if cerr != nil {
+		msg = C.GoString(cerr)
+	}
+	return errOf(st, op, msg)
+}
+
 // call runs f on a locked OS thread so the per-thread last error belongs to it.
 func call(op string, f func() C.orbit_status) error {
 	runtime.LockOSThread()

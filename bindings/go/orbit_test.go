@@ -123,6 +123,10 @@ func TestBatchAndLoss(t *testing.T) {
 	if err != nil || len(frames) != 16 || frames[0].Lost != 34 || string(frames[15].Payload) != "49" || c.Lost() != 34 {
 		t.Fatalf("%d frames, first lost %d, err %v", len(frames), frames[0].Lost, err)
 	}
+	start := time.Now()
+	if ok, err := c.Wait(-time.Hour); ok || err != nil || time.Since(start) > time.Second {
+		t.Fatalf("a negative wait is a check, not a long wait: %v %v", ok, err)
+	}
 }
 
 // TestCrossProcess: a child process (this test binary) writes, we read.

@@ -3,6 +3,7 @@ package orbit
 /*
 #include <orbit.h>
 #include <stdlib.h>
+#include "shim.h"
 
 // Reads up to max frames in one cgo call: payloads packed into buf, metadata
 // into frames. Stops early at EMPTY or when the next payload does not fit.
@@ -113,12 +114,11 @@ func (r *Ring) Write(payload []byte, kind uint8, ver uint64) (uint64, error) {
 		return 0, ErrClosed
 	}
 	var id C.uint64_t
-	err := call("write", func() C.orbit_status {
-		return C.orbit_ring_write(r.h, C.uint8_t(kind), C.uint64_t(ver), bytesPtr(payload), C.size_t(len(payload)), &id)
-	})
+	var cerr *C.char
+	st := C.orbit_go_ring_write(r.h, C.uint8_t(kind), C.uint64_t(ver), bytesPtr(payload), C.size_t(len(payload)), &id, &cerr)
 	runtime.KeepAlive(payload)
 	runtime.KeepAlive(r)
-	return uint64(id), err
+	return uint64(id), errFrom(st, "write", cerr)
 }
 
 // WriteBatch writes every payload as a frame in one cgo call; it returns how
@@ -237,16 +237,13 @@ func (c *Cursor) Next() (f Frame, ok bool, err error) {
 		return Frame{}, false, ErrClosed
 	}
 	var cf C.orbit_frame
-	var st C.orbit_status
-	err = call("next", func() C.orbit_status {
-		st = C.orbit_cursor_next(c.h, &cf, bytesPtr(c.buf), C.size_t(len(c.buf)))
-		if st == C.ORBIT_STATUS_EMPTY {
-			return C.ORBIT_STATUS_OK
-		}
-		return st
-	})
+	var cerr *C.char
+	st := C.orbit_go_cursor_next(c.h, &cf, bytesPtr(c.buf), C.size_t(len(c.buf)), &cerr)
 	runtime.KeepAlive(c)
-	if err != nil || st == C.ORBIT_STATUS_EMPTY {
+	if st == C.ORBIT_STATUS_EMPTY {
+		return Frame{}, false, nil
+	}
+	if err = errFrom(st, "next", cerr); err != nil {
 		return Frame{}, false, err
 	}
 	p := make([]byte, int(cf.len))
@@ -290,7 +287,7 @@ func (c *Cursor) Wait(timeout time.Duration) (bool, error) {
 	}
 	var st C.orbit_status
 	err := call("wait", func() C.orbit_status {
-		st = C.orbit_cursor_wait(c.h, C.uint64_t(timeout.Nanoseconds()))
+		st = C.orbit_cursor_wait(c.h, C.uint64_t(max(timeout.Nanoseconds(), 0))) // negative: no wait, not ~forever
 		if st == C.ORBIT_STATUS_TIMEOUT {
 			return C.ORBIT_STATUS_OK
 		}

@@ -2,9 +2,9 @@
  *
  *   demo_worker <fleet> <label>
  *
- * The protocol every demo worker follows (examples/python/demo_worker.py the
- * same in Python; examples/go/demo_worker.go the ring and cache parts, as the
- * Go binding has no bus or leases yet); examples/demo.py drives them:
+ * The protocol every demo worker follows (examples/python/demo_worker.py and
+ * examples/go/demo_worker/main.go the same in Python and Go); examples/demo.py
+ * drives them:
  *
  * - joins <fleet> as <label>; opens ring "events" (1024 x 128 B), cache
  *   "state" (16384 entries, keys <= 64 B, values <= 128 B: every write

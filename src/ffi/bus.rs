@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{
     Handle, buf_arg, bytes_arg, clear_out, ffi_boundary, ffi_status, from_arg, handle_free,
-    handle_mut, handle_ref, impl_handle, orbit_fleet, orbit_from, out_arg, reserved_zero, str_arg,
+    handle_mut, handle_ref, impl_handle, opt_out_arg, orbit_fleet, orbit_from, out_arg,
+    reserved_zero, str_arg,
 };
 use crate::bus::{Bus, BusOptions, Subscription};
 use crate::error::{Error, Result, Status};
@@ -177,9 +178,8 @@ pub extern "C" fn orbit_bus_publish(
         let topic = str_arg(topic, "topic")?;
         let payload = bytes_arg(data, len, "data")?;
         let id = bus.publish(topic, payload)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL and, by the contract, writable.
-            unsafe { *out_id = id.raw() };
+        if let Some(o) = opt_out_arg(out_id) {
+            *o = id.raw();
         }
         Ok(Status::Ok)
     })

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_void};
 
 use super::{
     Handle, buf_arg, bytes_arg, clear_out, ffi_boundary, ffi_status, handle_free, handle_ref,
-    impl_handle, orbit_fleet, out_arg, reserved_zero, str_arg,
+    impl_handle, opt_out_arg, orbit_fleet, out_arg, reserved_zero, str_arg,
 };
 use crate::cache::{CacheOptions, OrbitCache};
 use crate::error::{Error, Result, Status};
@@ -343,18 +343,30 @@ pub extern "C" fn orbit_cache_incr(
     out_value: *mut i64,
 ) -> Status {
     ffi_status!({
-        if !out_value.is_null() {
-            // SAFETY: non-NULL and, by the contract, writable.
-            unsafe { *out_value = 0 };
-        }
-        let cache = cache_ref(c)?;
-        let v = cache.incr(bytes_arg(key, klen, "key")?, delta, ttl_ms)?;
-        if !out_value.is_null() {
-            // SAFETY: as above.
-            unsafe { *out_value = v };
-        }
-        Ok(Status::Ok)
+        counter_op(c, key, klen, out_value, |cache, k| {
+            cache.incr(k, delta, ttl_ms)
+        })
     })
+}
+
+/// The body shared by `orbit_cache_incr` and `orbit_cache_decr`: `*out_value`
+/// is 0 unless the operation succeeds.
+fn counter_op(
+    c: *mut orbit_cache,
+    key: *const c_void,
+    klen: usize,
+    out_value: *mut i64,
+    op: impl FnOnce(&OrbitCache, &[u8]) -> Result<i64>,
+) -> Result<Status> {
+    let mut out = opt_out_arg(out_value);
+    if let Some(o) = out.as_deref_mut() {
+        *o = 0;
+    }
+    let v = op(cache_ref(c)?, bytes_arg(key, klen, "key")?)?;
+    if let Some(o) = out {
+        *o = v;
+    }
+    Ok(Status::Ok)
 }
 
 /// Subtracts `delta` from the counter under `key`: `orbit_cache_incr` with
@@ -371,17 +383,9 @@ pub extern "C" fn orbit_cache_decr(
     out_value: *mut i64,
 ) -> Status {
     ffi_status!({
-        if !out_value.is_null() {
-            // SAFETY: non-NULL and, by the contract, writable.
-            unsafe { *out_value = 0 };
-        }
-        let cache = cache_ref(c)?;
-        let v = cache.decr(bytes_arg(key, klen, "key")?, delta, ttl_ms)?;
-        if !out_value.is_null() {
-            // SAFETY: as above.
-            unsafe { *out_value = v };
-        }
-        Ok(Status::Ok)
+        counter_op(c, key, klen, out_value, |cache, k| {
+            cache.decr(k, delta, ttl_ms)
+        })
     })
 }
 

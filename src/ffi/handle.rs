@@ -102,6 +102,8 @@ pub(crate) use ffi_boundary;
 macro_rules! ffi_status {
     ($body:block) => {
         $crate::ffi::ffi_boundary!({
+            // A closure so that `?` in the body returns from the body alone.
+            #[allow(clippy::redundant_closure_call)]
             let r: $crate::Result<$crate::Status> = (|| $body)();
             $crate::ffi::to_status(r)
         })
@@ -213,6 +215,12 @@ pub(crate) fn out_arg<'a, T>(p: *mut T, what: &'static str) -> Result<&'a mut T>
     }
     // SAFETY: non-NULL and, by the C contract, valid for writes of one T.
     Ok(unsafe { &mut *p })
+}
+
+/// A nullable out-parameter: `None` for NULL.
+pub(crate) fn opt_out_arg<'a, T>(p: *mut T) -> Option<&'a mut T> {
+    // SAFETY: when non-NULL it is, by the C contract, valid for writes of one T.
+    unsafe { p.as_mut() }
 }
 
 /// A NUL-terminated UTF-8 string argument.

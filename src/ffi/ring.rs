@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use super::{
     Handle, buf_arg, bytes_arg, clear_out, ffi_boundary, ffi_status, from_arg, handle_free,
-    handle_mut, handle_ref, impl_handle, orbit_fleet, orbit_from, out_arg, reserved_zero, str_arg,
+    handle_mut, handle_ref, impl_handle, opt_out_arg, orbit_fleet, orbit_from, out_arg,
+    reserved_zero, str_arg,
 };
 use crate::error::{Error, Result, Status};
 use crate::id::NetId64;
@@ -207,9 +208,8 @@ pub extern "C" fn orbit_ring_write(
         let ring = &handle_ref(r as *const orbit_ring)?.ring;
         let payload = bytes_arg(data, len, "data")?;
         let id = ring.write(frame_kind, ver, payload)?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL and, by the contract, writable.
-            unsafe { *out_id = id.raw() };
+        if let Some(o) = opt_out_arg(out_id) {
+            *o = id.raw();
         }
         Ok(Status::Ok)
     })

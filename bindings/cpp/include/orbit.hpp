@@ -4,7 +4,10 @@
 // - Setup paths (join, open) throw orbit::Error carrying the status and the
 //   library's detailed message; hot paths (write, next, wait) return a Status
 //   and never throw.
-// - Views: std::string_view for names, byte spans (pointer + size) for payloads.
+// - Views: std::string_view for names, topics and subjects, byte spans
+//   (pointer + size) for payloads.
+// - Handles: Fleet, Ring, Cursor, Cache, Bus, Subscription, Lease (released by
+//   its destructor). C handles keep what they need alive: destroy in any order.
 //
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #ifndef ORBIT_HPP
@@ -14,6 +17,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -76,8 +81,35 @@ inline void check(orbit_status s, const char *what) {
         throw Error(st(s), std::string(what) + ": " + last_error_message());
     }
 }
-/// NUL-terminated copy of a string_view for the C ABI.
-inline std::string z(std::string_view v) { return std::string(v); }
+/// NUL-terminated copy of a string_view for the C ABI (setup paths). A NUL
+/// inside would silently cut the string short in C: refused instead.
+inline std::string z(std::string_view v) {
+    if (v.find('\0') != std::string_view::npos) {
+        throw Error(Status::InvalidArgument, "orbit: name, subject or prefix holds a NUL byte");
+    }
+    return std::string(v);
+}
+
+/// A NUL-terminated copy of a short string on the stack, for the
+/// non-throwing paths (no allocation). ok() is false when v does not fit or
+/// holds a NUL (which C would read as the end).
+template <size_t Max> class ShortZ {
+public:
+    explicit ShortZ(std::string_view v) noexcept : ok_(v.size() <= Max && v.find('\0') == std::string_view::npos) {
+        if (ok_) {
+            std::memcpy(buf_, v.data(), v.size());
+            buf_[v.size()] = '\0';
+        } else {
+            buf_[0] = '\0';
+        }
+    }
+    bool ok() const noexcept { return ok_; }
+    const char *c_str() const noexcept { return buf_; }
+
+private:
+    bool ok_;
+    char buf_[Max + 1];
+};
 
 /// Move-only owner of a C handle.
 template <typename T, void (*Free)(T *)> class Owner {
@@ -128,6 +160,30 @@ struct Member {
 
 class Ring;
 
+/// A granted lease with its fencing token. Move-only; the destructor releases
+/// it if still held. One thread at a time.
+class Lease {
+public:
+    Lease() noexcept = default;
+    /// The fencing token of this grant (higher than every earlier grant's of
+    /// the subject); 0 for an empty Lease.
+    uint64_t token() const noexcept { return orbit_lease_token(h_.get()); }
+    /// Extends the lease to now + ttl_ms: Ok, or LeaseLost (it expired and
+    /// another took it, or it was released).
+    Status renew(uint64_t ttl_ms) noexcept { return detail::st(orbit_lease_renew(h_.get(), ttl_ms)); }
+    /// Releases it (Ok again when repeated), or LeaseLost when it had expired
+    /// and another took it: the critical section may have overlapped.
+    Status release() noexcept { return detail::st(orbit_lease_release(h_.get())); }
+    /// True for a Lease that came from a grant (even once released).
+    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+    orbit_lease *c_handle() const noexcept { return h_.get(); }
+
+private:
+    friend class Fleet;
+    explicit Lease(orbit_lease *l) noexcept : h_(l) {}
+    detail::Owner<orbit_lease, orbit_lease_free> h_;
+};
+
 /// Fleet membership (or an observer). Thread-safe.
 class Fleet {
 public:
@@ -174,6 +230,67 @@ public:
             out.push_back({m.node_id, m.pid, m.state, std::string(m.label), m.joined_at_ms, m.last_heartbeat_ms});
         }
         return out;
+    }
+
+    /// Each node's latest heartbeat from the fleet's heartbeat history.
+    std::vector<orbit_heartbeat> heartbeats() const {
+        size_t n = 0;
+        std::vector<orbit_heartbeat> raw;
+        orbit_status s;
+        do {
+            raw.resize(n > raw.size() ? n : raw.size() + 8);
+            s = orbit_fleet_heartbeats(h_.get(), raw.data(), raw.size(), &n);
+        } while (s == ORBIT_STATUS_BUFFER_TOO_SMALL);
+        detail::check(s, "orbit_fleet_heartbeats");
+        raw.resize(n);
+        return raw;
+    }
+
+    /// Opens the fleet's lease table with `capacity` subjects (optional: the
+    /// first claim opens it with the defaults, or attaches to what exists).
+    void open_contest(uint32_t capacity, uint32_t mode = 0) {
+        orbit_contest_options o;
+        orbit_contest_options_init(&o);
+        o.capacity = capacity;
+        o.mode = mode;
+        detail::check(orbit_contest_open(h_.get(), &o), "orbit_contest_open");
+    }
+
+    /// Claims `subject` for `ttl_ms`. Throws Error (status Conflict when a
+    /// live holder has it, this process included); see try_claim for a
+    /// contention loop.
+    Lease claim(std::string_view subject, uint64_t ttl_ms) {
+        orbit_lease *l = nullptr;
+        orbit_status s = orbit_contest_claim(h_.get(), detail::z(subject).c_str(), ttl_ms, &l);
+        if (s == ORBIT_STATUS_CONFLICT) {
+            throw Error(Status::Conflict, "orbit_contest_claim: " + std::string(subject) + " is held");
+        }
+        detail::check(s, "orbit_contest_claim");
+        return Lease(l);
+    }
+    /// Claims without throwing: Ok (out holds the lease; a lease out held
+    /// before is released), Conflict, or an error status (InvalidArgument also
+    /// for a subject over 128 bytes or holding a NUL). No allocation beyond
+    /// the C handle.
+    Status try_claim(std::string_view subject, uint64_t ttl_ms, Lease &out) noexcept {
+        detail::ShortZ<128> subj(subject);
+        if (!subj.ok()) return Status::InvalidArgument;
+        orbit_lease *l = nullptr;
+        Status s = detail::st(orbit_contest_claim(h_.get(), subj.c_str(), ttl_ms, &l));
+        if (s == Status::Ok) out = Lease(l);
+        return s;
+    }
+    /// The live holder of `subject`, or nullopt when it is free.
+    std::optional<orbit_holder> holder(std::string_view subject) const {
+        orbit_holder h;
+        orbit_status s = orbit_contest_holder(h_.get(), detail::z(subject).c_str(), &h);
+        if (s == ORBIT_STATUS_NOT_FOUND) return std::nullopt;
+        detail::check(s, "orbit_contest_holder");
+        return h;
+    }
+    /// Removes the fleet's lease table and its audit ring.
+    static void unlink_contest(std::string_view fleet) {
+        detail::check(orbit_contest_unlink(detail::z(fleet).c_str()), "orbit_contest_unlink");
     }
 
     static void unlink(std::string_view fleet) {
@@ -353,6 +470,107 @@ private:
     }
     explicit Cache(orbit_cache *c) : h_(c) {}
     detail::Owner<orbit_cache, orbit_cache_free> h_;
+};
+
+/// An event's metadata (topic and payload are in the caller's buffers).
+struct Event {
+    uint64_t id = 0;            // NetId64 [220][node][counter]
+    uint64_t timestamp_ms = 0;  // publish time, ms since the Unix epoch
+    uint64_t lost = 0;          // frames (of any topic) lost just before it
+    uint32_t topic_len = 0, len = 0;
+};
+
+/// A subscriber's position in a bus with its topic filter. One thread at a time.
+class Subscription {
+public:
+    /// Reads the next matching event: Ok, Empty, or BufferTooSmall (ev.topic_len
+    /// and ev.len are the lengths needed, the topic buffer needs one more byte
+    /// for its NUL; the event is not consumed).
+    Status next(Event &ev, char *topic, size_t topic_cap, void *buf, size_t cap) noexcept {
+        orbit_event e;
+        Status s = detail::st(orbit_subscription_next(h_.get(), &e, topic, topic_cap, buf, cap));
+        ev = Event{e.id, e.timestamp_ms, e.lost, e.topic_len, e.len};
+        return s;
+    }
+    /// Reads the next matching event into strings (grown as needed): Ok or
+    /// Empty (or an error status); may allocate.
+    Status next(Event &ev, std::string &topic, std::string &payload) {
+        // Use what the strings already hold: after the first events, no call allocates.
+        topic.resize(topic.capacity() > 256 ? topic.capacity() : 256);
+        payload.resize(payload.capacity() > 1024 ? payload.capacity() : 1024);
+        for (;;) {
+            Status s = next(ev, &topic[0], topic.size(), &payload[0], payload.size());
+            if (s == Status::BufferTooSmall) {
+                if (ev.len > payload.size()) payload.resize(ev.len);
+                continue;
+            }
+            if (s == Status::Ok) {
+                topic.resize(ev.topic_len);
+                payload.resize(ev.len);
+            }
+            return s;
+        }
+    }
+    /// Ok when a matching event is ready, Timeout otherwise.
+    Status wait(uint64_t timeout_ns) noexcept { return detail::st(orbit_subscription_wait(h_.get(), timeout_ns)); }
+    /// Frames (of any topic) lost so far.
+    uint64_t lost() const noexcept { return orbit_subscription_lost(h_.get()); }
+    orbit_subscription *c_handle() const noexcept { return h_.get(); }
+
+private:
+    friend class Bus;
+    explicit Subscription(orbit_subscription *s) noexcept : h_(s) {}
+    detail::Owner<orbit_subscription, orbit_subscription_free> h_;
+};
+
+/// A fleet-shared event bus: topics and payloads over one ring. Thread-safe.
+class Bus {
+public:
+    struct Options {
+        uint64_t capacity = 0;     // 0 = library default (events, a power of two)
+        uint32_t max_payload = 0;  // 0 = library default
+        uint32_t mode = 0;
+    };
+
+    /// Attaches to the existing bus whatever its geometry, or creates one with defaults.
+    static Bus open(Fleet &f, std::string_view name) { return open_impl(f, name, nullptr); }
+    /// Creates with this geometry, or attaches if it matches (Error Incompatible otherwise).
+    static Bus open(Fleet &f, std::string_view name, const Options &o) {
+        orbit_bus_options c;
+        orbit_bus_options_init(&c);
+        if (o.capacity) c.capacity = o.capacity;
+        if (o.max_payload) c.max_payload = o.max_payload;
+        c.mode = o.mode;
+        return open_impl(f, name, &c);
+    }
+
+    /// Publishes payload under topic (1..=255 bytes of UTF-8): Ok, TooLarge,
+    /// InvalidArgument (topic), ReadOnly. Copies the topic on the stack: no allocation.
+    Status publish(std::string_view topic, Bytes payload, uint64_t *out_id = nullptr) noexcept {
+        detail::ShortZ<255> t(topic);
+        if (!t.ok()) return Status::InvalidArgument;
+        return detail::st(orbit_bus_publish(h_.get(), t.c_str(), payload.data, payload.size, out_id));
+    }
+    /// Events whose topic starts with prefix ("" for all), from the oldest the
+    /// bus holds or from the head.
+    Subscription subscribe(std::string_view prefix = {}, orbit_from from = ORBIT_FROM_OLDEST) const {
+        orbit_subscription *s = nullptr;
+        detail::check(orbit_bus_subscribe(h_.get(), detail::z(prefix).c_str(), from, &s), "orbit_bus_subscribe");
+        return Subscription(s);
+    }
+    static void unlink(std::string_view fleet, std::string_view name) {
+        detail::check(orbit_bus_unlink(detail::z(fleet).c_str(), detail::z(name).c_str()), "orbit_bus_unlink");
+    }
+    orbit_bus *c_handle() const noexcept { return h_.get(); }
+
+private:
+    static Bus open_impl(Fleet &f, std::string_view name, const orbit_bus_options *o) {
+        orbit_bus *b = nullptr;
+        detail::check(orbit_bus_open(f.c_handle(), detail::z(name).c_str(), o, &b), "orbit_bus_open");
+        return Bus(b);
+    }
+    explicit Bus(orbit_bus *b) noexcept : h_(b) {}
+    detail::Owner<orbit_bus, orbit_bus_free> h_;
 };
 
 }  // namespace orbit

@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
 #include <type_traits>
 #include <unistd.h>
 #include <vector>
@@ -17,6 +20,11 @@ std::string unique_fleet(const char *tag) {
 static_assert(!std::is_copy_constructible<orbit::Ring>::value, "handles are move-only");
 static_assert(std::is_nothrow_move_constructible<orbit::Ring>::value, "handles move without throwing");
 static_assert(!std::is_copy_assignable<orbit::Fleet>::value, "handles are move-only");
+static_assert(!std::is_copy_constructible<orbit::Bus>::value, "handles are move-only");
+static_assert(!std::is_copy_constructible<orbit::Subscription>::value, "handles are move-only");
+static_assert(!std::is_copy_constructible<orbit::Lease>::value, "handles are move-only");
+static_assert(std::is_nothrow_move_constructible<orbit::Lease>::value, "handles move without throwing");
+static_assert(std::is_nothrow_move_assignable<orbit::Subscription>::value, "handles move without throwing");
 
 TEST(Fleet, JoinMembersObserve) {
     auto name = unique_fleet("fleet");
@@ -134,6 +142,236 @@ TEST(Cache, Operations) {
     EXPECT_FALSE(c.exists(std::string_view("k")));
     EXPECT_GE(c.stats().sets, 3u);
     orbit::Cache::unlink(name, "c");
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Bus, PublishSubscribeFilterReplay) {
+    auto name = unique_fleet("bus");
+    auto f = orbit::Fleet::join(name);
+    auto b = orbit::Bus::open(f, "b", {64, 128, 0});
+    auto all = b.subscribe();
+    auto orders = b.subscribe("orders.", ORBIT_FROM_HEAD);
+    uint64_t id = 0;
+    ASSERT_EQ(b.publish("orders.paid", std::string_view("42"), &id), orbit::Status::Ok);
+    EXPECT_EQ(id >> 56, 220u);
+    ASSERT_EQ(b.publish("users.new", std::string_view("ann")), orbit::Status::Ok);
+    ASSERT_EQ(b.publish("orders.shipped", std::vector<uint8_t>{4, 3}), orbit::Status::Ok);
+    char topic[256];
+    char buf[128];
+    orbit::Event ev;
+    ASSERT_EQ(orders.next(ev, topic, sizeof topic, buf, sizeof buf), orbit::Status::Ok);
+    EXPECT_EQ(ev.id, id);
+    EXPECT_EQ(std::string(topic), "orders.paid");
+    EXPECT_EQ(std::string(buf, ev.len), "42");
+    EXPECT_GT(ev.timestamp_ms, 0u);
+    ASSERT_EQ(orders.next(ev, topic, sizeof topic, buf, sizeof buf), orbit::Status::Ok);
+    EXPECT_EQ(std::string(topic, ev.topic_len), "orders.shipped");
+    EXPECT_EQ(ev.len, 2u);
+    EXPECT_EQ(orders.next(ev, topic, sizeof topic, buf, sizeof buf), orbit::Status::Empty);
+    std::vector<std::string> topics;
+    std::string t, p;
+    while (all.next(ev, t, p) == orbit::Status::Ok) topics.push_back(t);
+    EXPECT_EQ(topics, (std::vector<std::string>{"orders.paid", "users.new", "orders.shipped"}));
+    EXPECT_EQ(all.wait(1000000), orbit::Status::Timeout);
+    auto late = b.subscribe("users.", ORBIT_FROM_OLDEST);
+    ASSERT_EQ(late.next(ev, t, p), orbit::Status::Ok);
+    EXPECT_EQ(p, "ann");
+    auto moved = std::move(late);
+    EXPECT_EQ(moved.next(ev, t, p), orbit::Status::Empty);
+    orbit::Bus::unlink(name, "b");
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Bus, LossSmallBuffersAndBadInput) {
+    auto name = unique_fleet("busloss");
+    auto f = orbit::Fleet::join(name);
+    auto b = orbit::Bus::open(f, "b", {16, 4096, 0});
+    auto s = b.subscribe("", ORBIT_FROM_OLDEST);
+    for (int i = 0; i < 40; i++) ASSERT_EQ(b.publish("t", std::to_string(i)), orbit::Status::Ok);
+    std::string big(3000, 'z');
+    ASSERT_EQ(b.publish("t.big", big), orbit::Status::Ok);
+    orbit::Event ev;
+    std::string t, p;
+    ASSERT_EQ(s.next(ev, t, p), orbit::Status::Ok);
+    EXPECT_EQ(ev.lost, 25u);
+    EXPECT_EQ(p, "25");
+    EXPECT_EQ(s.lost(), 25u);
+    char topic[4];
+    char buf[8];
+    for (int i = 26; i < 40; i++) ASSERT_EQ(s.next(ev, t, p), orbit::Status::Ok);
+    // Too small: the sizes needed, and the event stays for the next call.
+    ASSERT_EQ(s.next(ev, topic, sizeof topic, buf, sizeof buf), orbit::Status::BufferTooSmall);
+    EXPECT_EQ(ev.topic_len, 5u);
+    EXPECT_EQ(ev.len, 3000u);
+    ASSERT_EQ(s.next(ev, t, p), orbit::Status::Ok);  // grows the strings
+    EXPECT_EQ(t, "t.big");
+    EXPECT_EQ(p, big);
+    EXPECT_EQ(b.publish("t", std::string(4097, 'x')), orbit::Status::TooLarge);
+    EXPECT_EQ(b.publish("", std::string_view("x")), orbit::Status::InvalidArgument);
+    EXPECT_EQ(b.publish(std::string(256, 't'), std::string_view("x")), orbit::Status::InvalidArgument);
+    EXPECT_EQ(b.publish(std::string(255, 't'), std::string_view("x")), orbit::Status::Ok);
+    EXPECT_EQ(b.publish(std::string_view("a\0b", 3), std::string_view("x")), orbit::Status::InvalidArgument);
+    EXPECT_EQ(b.publish("\xff\xfe", std::string_view("x")), orbit::Status::InvalidArgument);
+    EXPECT_THROW(b.subscribe(std::string_view("a\0", 2)), orbit::Error);
+    EXPECT_THROW(orbit::Bus::open(f, "b", {32, 4096, 0}), orbit::Error);
+    try {
+        orbit::Bus::open(f, "bad/name");
+        FAIL() << "no exception";
+    } catch (const orbit::Error &e) {
+        EXPECT_EQ(e.status(), orbit::Status::InvalidArgument);
+    }
+    orbit::Bus::unlink(name, "b");
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Bus, ChildProcessPublishesParentWaits) {
+    auto name = unique_fleet("busproc");
+    auto f = orbit::Fleet::join(name);
+    auto b = orbit::Bus::open(f, "b", {1024, 32, 0});
+    auto s = b.subscribe("cpp.", ORBIT_FROM_HEAD);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        auto cf = orbit::Fleet::join(name);
+        auto cb = orbit::Bus::open(cf, "b");
+        for (int i = 0; i < 200; i++) {
+            if (i % 3 == 0 && cb.publish("other", std::string_view("-")) != orbit::Status::Ok) _exit(1);
+            if (cb.publish("cpp.child", std::to_string(i)) != orbit::Status::Ok) _exit(1);
+        }
+        _exit(0);
+    }
+    int next = 0;
+    orbit::Event ev;
+    std::string t, p;
+    for (int spins = 0; next < 200 && spins < 1000; spins++) {
+        if (s.wait(100000000) != orbit::Status::Ok) continue;
+        while (s.next(ev, t, p) == orbit::Status::Ok) {
+            ASSERT_EQ(t, "cpp.child");
+            ASSERT_EQ(p, std::to_string(next));
+            next++;
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    EXPECT_EQ(next, 200);
+    EXPECT_EQ(s.lost(), 0u);
+    orbit::Bus::unlink(name, "b");
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Lease, ClaimConflictRenewReleaseDestructor) {
+    auto name = unique_fleet("lease");
+    auto f = orbit::Fleet::join(name);
+    EXPECT_FALSE(f.holder("leader").has_value());
+    uint64_t first = 0;
+    {
+        auto l = f.claim("leader", 10000);
+        first = l.token();
+        EXPECT_GT(first, 0u);
+        auto h = f.holder("leader");
+        ASSERT_TRUE(h.has_value());
+        EXPECT_EQ(h->token, first);
+        EXPECT_EQ(h->node_id, f.node_id());
+        EXPECT_EQ(h->pid, static_cast<uint32_t>(getpid()));
+        try {
+            f.claim("leader", 1000);
+            FAIL() << "second claim granted";
+        } catch (const orbit::Error &e) {
+            EXPECT_EQ(e.status(), orbit::Status::Conflict);
+        }
+        orbit::Lease other;
+        EXPECT_FALSE(other);
+        EXPECT_EQ(f.try_claim("leader", 1000, other), orbit::Status::Conflict);
+        EXPECT_FALSE(other);
+        EXPECT_EQ(l.renew(20000), orbit::Status::Ok);
+        EXPECT_GT(f.holder("leader")->expires_at_ms, h->expires_at_ms);
+    }  // the destructor releases
+    EXPECT_FALSE(f.holder("leader").has_value());
+    orbit::Lease l;
+    ASSERT_EQ(f.try_claim("leader", 10000, l), orbit::Status::Ok);
+    EXPECT_GT(l.token(), first);
+    EXPECT_EQ(l.release(), orbit::Status::Ok);
+    EXPECT_EQ(l.release(), orbit::Status::Ok);
+    EXPECT_EQ(l.renew(1000), orbit::Status::LeaseLost);
+    auto moved = std::move(l);
+    EXPECT_TRUE(moved);
+    EXPECT_EQ(l.token(), 0u);  // NOLINT: a moved-from Lease is empty
+    EXPECT_EQ(f.try_claim("", 1000, l), orbit::Status::InvalidArgument);
+    EXPECT_EQ(f.try_claim(std::string(129, 's'), 1000, l), orbit::Status::InvalidArgument);
+    EXPECT_EQ(f.try_claim(std::string_view("a\0b", 3), 1000, l), orbit::Status::InvalidArgument);
+    EXPECT_EQ(f.try_claim("s", 0, l), orbit::Status::InvalidArgument);
+    EXPECT_THROW(f.claim("s", 0), orbit::Error);
+    EXPECT_THROW(f.holder(std::string_view("a\0b", 3)), orbit::Error);
+    EXPECT_THROW(f.open_contest(0), orbit::Error);
+    auto o = orbit::Fleet::observe(name);
+    EXPECT_EQ(o.try_claim("s", 1000, l), orbit::Status::ReadOnly);
+    orbit::Fleet::unlink_contest(name);
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Lease, ExpiryTakeover) {
+    auto name = unique_fleet("leasettl");
+    auto f = orbit::Fleet::join(name);
+    f.open_contest(16);
+    auto old = f.claim("job", 30);
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    auto nu = f.claim("job", 10000);
+    EXPECT_GT(nu.token(), old.token());
+    EXPECT_EQ(old.renew(1000), orbit::Status::LeaseLost);
+    EXPECT_EQ(old.release(), orbit::Status::LeaseLost);
+    EXPECT_EQ(f.holder("job")->token, nu.token());
+    orbit::Fleet::unlink_contest(name);
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Lease, ForkedHolderKilledIsReplacedAtOnce) {
+    auto name = unique_fleet("leaseproc");
+    auto f = orbit::Fleet::join(name);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        auto cf = orbit::Fleet::join(name);
+        orbit::Lease l;
+        if (cf.try_claim("leader", 60000, l) != orbit::Status::Ok) _exit(1);
+        if (write(fds[1], "h", 1) != 1) _exit(1);
+        pause();  // killed by the parent
+        _exit(0);
+    }
+    close(fds[1]);
+    char c = 0;
+    ASSERT_EQ(read(fds[0], &c, 1), 1);
+    close(fds[0]);
+    orbit::Lease l;
+    EXPECT_EQ(f.try_claim("leader", 60000, l), orbit::Status::Conflict);
+    auto h = f.holder("leader");
+    ASSERT_TRUE(h.has_value());
+    EXPECT_EQ(h->pid, static_cast<uint32_t>(pid));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    ASSERT_EQ(f.try_claim("leader", 60000, l), orbit::Status::Ok);  // TTL a minute away: liveness decides
+    EXPECT_GT(l.token(), h->token);
+    l = orbit::Lease();
+    orbit::Fleet::unlink_contest(name);
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Fleet, Heartbeats) {
+    auto name = unique_fleet("hb");
+    auto f = orbit::Fleet::join(name);
+    for (int i = 0; i < 3; i++) ASSERT_EQ(f.heartbeat(), orbit::Status::Ok);
+    bool found = false;
+    for (const auto &h : f.heartbeats()) {
+        if (h.node_id != f.node_id()) continue;
+        found = true;
+        EXPECT_EQ(h.member, 1);
+        EXPECT_EQ(h.pid, static_cast<uint32_t>(getpid()));
+        EXPECT_EQ(h.state, ORBIT_HEARTBEAT_STATE_FRESH);
+        EXPECT_GE(h.beats_in_history, 3u);
+    }
+    EXPECT_TRUE(found);
     orbit::Fleet::unlink(name);
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import threading
 from typing import Any, Callable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
 
 from . import _errors
@@ -52,6 +53,34 @@ def _buffer(data: Bytes) -> tuple:
         return ctypes.cast(ctypes.c_char_p(b), ctypes.c_void_p), len(b), b
     arr = (ctypes.c_char * len(mv)).from_buffer(mv)
     return ctypes.cast(arr, ctypes.c_void_p), len(mv), arr
+
+
+_ring_write = lib.orbit_ring_write
+_cache_get = lib.orbit_cache_get
+
+
+class _Scratch(threading.local):
+    """Per-thread out-parameters and buffers, so hot calls allocate nothing and
+    handles stay safe to share between threads (ctypes releases the GIL)."""
+
+    def __init__(self) -> None:
+        self.u64 = ctypes.c_uint64()
+        self.u64_ref = ctypes.byref(self.u64)
+        self.size = ctypes.c_size_t()
+        self.size_ref = ctypes.byref(self.size)
+        self._buf = ctypes.create_string_buffer(1)
+
+    def buffer(self, n: int) -> Any:
+        if len(self._buf) < n:
+            self._buf = ctypes.create_string_buffer(n)
+        return self._buf
+
+
+_scratch_local = _Scratch()
+
+
+def _scratch() -> _Scratch:
+    return _scratch_local
 
 
 class Handle:
@@ -229,6 +258,11 @@ class Fleet(Handle):
     def unlink(name: str) -> None:
         check(lib.orbit_fleet_unlink(_name(name, "fleet")), "unlink fleet")
 
+    @staticmethod
+    def unlink_contest(name: str) -> None:
+        """Removes the fleet's lease table and its audit ring (the next claim starts tokens again from 1)."""
+        check(lib.orbit_contest_unlink(_name(name, "fleet")), "unlink contest")
+
 
 class Ring(Handle):
     """A ring of frames; thread-safe."""
@@ -258,11 +292,16 @@ class Ring(Handle):
 
     def write(self, payload: Bytes, *, kind: int = 0, ver: int = 0) -> int:
         """Appends a frame; returns its id."""
-        ptr, n, keep = _buffer(payload)
-        out = ctypes.c_uint64()
-        check(lib.orbit_ring_write(self._h, kind, ver, ptr, n, ctypes.byref(out)), "write")
-        del keep
-        return out.value
+        s = _scratch()
+        if type(payload) is bytes:  # the hot path: ctypes passes bytes' buffer as is
+            st = _ring_write(self._h, kind, ver, payload, len(payload), s.u64_ref)
+        else:
+            ptr, n, keep = _buffer(payload)
+            st = _ring_write(self._h, kind, ver, ptr, n, s.u64_ref)
+            del keep
+        if st:
+            check(st, "write")
+        return s.u64.value
 
     def read(self, frame_id: int) -> Frame:
         """The frame ``frame_id``; raises NotFound once overwritten."""
@@ -379,24 +418,33 @@ class Cache(Handle, MutableMapping):
         check(lib.orbit_cache_open(fleet._h, _name(name, "cache"), opts, ctypes.byref(out)), f"open cache {name!r}")
         c = cls(out, (fleet,))
         c.name = name
-        c._buf = ctypes.create_string_buffer(max(c.stats().max_value, 1))
+        c._max_value = max(c.stats().max_value, 1)
         return c
+
+    def _get(self, key: Union[str, Bytes], meta: Any) -> Optional[bytes]:
+        s = _scratch()
+        buf = s.buffer(self._max_value)
+        if type(key) is bytes:
+            st = _cache_get(self._h, key, len(key), buf, len(buf), s.size_ref, meta)
+        else:
+            kp, kn, keep = _key(key)
+            st = _cache_get(self._h, kp, kn, buf, len(buf), s.size_ref, meta)
+            del keep
+        if st:
+            if st == _errors.NOT_FOUND:
+                return None
+            check(st, "get")
+        return buf.raw[: s.size.value]
 
     def get_entry(self, key: Union[str, Bytes]) -> Optional[CacheValue]:
         """Value, version and expiry of ``key``, or None if absent."""
-        kp, kn, keep = _key(key)
-        n = ctypes.c_size_t()
         meta = CacheMeta()
-        st = lib.orbit_cache_get(self._h, kp, kn, self._buf, len(self._buf), ctypes.byref(n), ctypes.byref(meta))
-        if st == _errors.NOT_FOUND:
-            return None
-        check(st, "get")
-        del keep
-        return CacheValue(self._buf.raw[: n.value], meta.version, meta.expires_at_ms)
+        v = self._get(key, ctypes.byref(meta))
+        return None if v is None else CacheValue(v, meta.version, meta.expires_at_ms)
 
     def get(self, key: Union[str, Bytes], default: Any = None) -> Any:  # type: ignore[override]
-        e = self.get_entry(key)
-        return default if e is None else e.value
+        v = self._get(key, None)
+        return default if v is None else v
 
     def set(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> None:
         kp, kn, k = _key(key)
@@ -446,10 +494,10 @@ class Cache(Handle, MutableMapping):
         return CacheStats(*(getattr(s, f) for f, _ in CacheStatsC._fields_))
 
     def __getitem__(self, key: Union[str, Bytes]) -> bytes:
-        e = self.get_entry(key)
-        if e is None:
+        v = self._get(key, None)
+        if v is None:
             raise KeyError(key)
-        return e.value
+        return v
 
     def __setitem__(self, key: Union[str, Bytes], value: Bytes) -> None:
         self.set(key, value)

@@ -49,6 +49,9 @@ def test_lease_exclusion_tokens_and_release(fleet_name):
         again.release()  # idempotent
         with pytest.raises(orbit.InvalidArgument):
             f.claim("leader", 0)
+    orbit.Fleet.unlink_contest(fleet_name)
+    with pytest.raises(orbit.NotExist):
+        orbit.Fleet.unlink_contest(fleet_name)
 
 
 def test_heartbeats(fleet_name):

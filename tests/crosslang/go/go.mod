@@ -1,0 +1,7 @@
+module orbit-crosslang-agent
+
+go 1.21
+
+require orbit v0.0.0
+
+replace orbit => ../../../bindings/go
