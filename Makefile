@@ -4,10 +4,12 @@
 #   make install           install lib, orbit.h, orbit.pc and the CMake package into $(PREFIX)
 #                          (default /usr/local; DESTDIR is honoured)
 #   make stage             install into ./stage (what the C tests and the demo build against)
-#   make demo              build, stage, compile examples/c with pkg-config, run writer + reader
+#   make demo              build, stage, compile the C and Go demo workers against it, run examples/demo.py:
+#                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
 #                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, crosslang, examples,
-#                          readme-check, fuzz-ci (each fuzz target 20 s)
+#                          readme-check, cli-test, demo (it checks itself), fuzz-ci (each fuzz
+#                          target 20 s)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -18,6 +20,8 @@
 #   make loom              the loom models of the ring and cache protocols (--cfg loom, own target dir)
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
+#   make cli-test          the orbit command line: tests/cli.rs, then the staged bin/orbit checked by
+#                          tests/cli-py (Prometheus output through prometheus_client's parser, top in tmux)
 #   make cpp-test          the GoogleTest suite of orbit.hpp (bindings/cpp/tests) against ./stage, by ctest
 #   make crosslang         C, C++, Go, Python and Rust processes on one fleet: ring, cache, bus, lease
 #                          (tests/crosslang; agents built against ./stage)
@@ -47,7 +51,7 @@ STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STA
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
         c-test-build c-test-asan c-test-drd clean loom py-venv py-test go-test cpp-test crosslang \
-        examples readme-check bench fuzz fuzz-build fuzz-ci soak
+        examples readme-check cli-test bench fuzz fuzz-build fuzz-ci soak
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -65,18 +69,17 @@ stage: build
 
 demo: stage
 	mkdir -p $(BUILD)/demo
-	for prog in ring_writer ring_reader; do \
-	  $(CC) $(STRICT_C) -o $(BUILD)/demo/$$prog examples/c/$$prog.c \
-	    $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) \
-	    -Wl,-rpath,$$($(STAGE_PKG_CONFIG) --variable=libdir orbit) || exit 1; \
+	for prog in demo_worker ring_writer ring_reader; do \
+	  $(CC) $(STRICT_C) -o $(BUILD)/demo/$$prog examples/c/$$prog.c $(STAGE_CFLAGS) || exit 1; \
 	done
-	fleet=demo-$$$$; \
-	$(BUILD)/demo/ring_reader $$fleet events 10 5000 --unlink & reader=$$!; \
-	$(BUILD)/demo/ring_writer $$fleet events 10 50 || { kill $$reader; exit 1; }; \
-	wait $$reader
+	if command -v go >/dev/null; then \
+	  cd examples/go && $(GO_ENV) go vet ./demo_worker && \
+	  $(GO_BUILD_ENV) go build -o $(CURDIR)/$(BUILD)/demo/go_demo_worker ./demo_worker || exit 1; \
+	else echo "make demo: no go toolchain, the Go worker sits out"; rm -f $(BUILD)/demo/go_demo_worker; fi
+	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo $(DEMO_ARGS)
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test \
-      go-test crosslang examples readme-check fuzz-ci
+      go-test crosslang examples readme-check cli-test demo fuzz-ci
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -97,6 +100,13 @@ py-venv: stage
 
 py-test: py-venv
 	cd bindings/python/tests && ORBIT_LIBRARY=$(STAGE)/lib/liborbit.so \
+	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
+
+# prometheus_client's text-format parser checks `orbit stat --prometheus`; tmux drives `orbit top`.
+cli-test: py-venv
+	$(CARGO) test --test cli
+	$(PY_VENV)/bin/pip install --quiet 'prometheus_client>=0.20,<1'
+	cd tests/cli-py && $(PY_ENV) ORBIT_CLI=$(STAGE)/bin/orbit \
 	  $(CURDIR)/$(PY_VENV)/bin/python -m pytest -q -p no:cacheprovider .
 
 GO_ENV = PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig LD_LIBRARY_PATH=$(STAGE)/lib

@@ -478,6 +478,22 @@ impl Contest {
             }))
     }
 
+    /// Every subject the table holds with its live holder, in table order
+    /// (subjects whose lease is free are left out). Weakly consistent: a
+    /// lease granted or released meanwhile may or may not be listed. Reads
+    /// the whole table: for tools, not for hot paths.
+    pub fn holders(&self) -> Vec<(String, Holder)> {
+        let view = &self.inner.view;
+        (0..view.capacity)
+            .filter_map(|idx| view.bound_subject(idx))
+            .filter_map(|bytes| String::from_utf8(bytes).ok())
+            .filter_map(|subject| match self.holder(&subject) {
+                Ok(Some(h)) => Some((subject, h)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A cursor over the audit trail (`NotExist` through an observer when no
     /// member created it yet). Decode frames with [`AuditRecord::decode`].
     pub fn audit(&self, from: From) -> Result<Cursor> {
@@ -712,6 +728,40 @@ mod tests {
         }
         let other = c.claim("other", TTL).unwrap();
         assert_eq!(other.token(), 1, "tokens are per subject");
+        cleanup(&f);
+    }
+
+    #[test]
+    fn holders_lists_live_leases_only() {
+        let f = fleet("holders");
+        let c = Contest::open(
+            &f,
+            Some(&ContestOptions {
+                capacity: 8,
+                mode: 0,
+            }),
+        )
+        .unwrap();
+        assert_eq!(c.holders(), []);
+        let a = c.claim("alpha", TTL).unwrap();
+        let long = "s".repeat(MAX_SUBJECT_LEN);
+        let b = c.claim(&long, TTL).unwrap();
+        c.claim("gone", TTL).unwrap().release().unwrap();
+        let _short = c.claim("brief", Duration::from_millis(1)).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        let mut got = c.holders();
+        got.sort_by(|x, y| x.0.cmp(&y.0));
+        let names: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            names,
+            ["alpha", long.as_str()],
+            "released and expired leases are free"
+        );
+        assert_eq!(got[0].1.token, a.token());
+        assert_eq!(got[1].1.token, b.token());
+        let observer = Fleet::observe(f.name()).unwrap();
+        assert_eq!(Contest::open(&observer, None).unwrap().holders().len(), 2);
+        drop((a, b));
         cleanup(&f);
     }
 

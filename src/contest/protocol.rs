@@ -390,6 +390,31 @@ impl TableView {
         None
     }
 
+    /// The subject entry `idx` is BOUND to, read under the key seqlock (as
+    /// in [`lookup`](Self::lookup)); `None` for an entry bound to nothing.
+    pub(crate) fn bound_subject(&self, idx: usize) -> Option<Vec<u8>> {
+        let e = self.entry(idx);
+        loop {
+            // Acquire: pairs with the Release store of BOUND in `bind_at`.
+            let k = e.key.load(Ordering::Acquire);
+            if k_state(k) != K_BOUND {
+                return None;
+            }
+            let len = k_len(k).min(MAX_SUBJECT_LEN);
+            let mut bytes = Vec::with_capacity(SUBJECT_WORDS * 8);
+            for w in &e.subject[..len.div_ceil(8)] {
+                bytes.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+            }
+            bytes.truncate(len);
+            // Acquire fence: pairs with the Release fence after the WRITING
+            // store in `bind_at`; a rebinding seen above shows in the key.
+            fence(Ordering::Acquire);
+            if e.key.load(Ordering::Relaxed) == k {
+                return Some(bytes);
+            }
+        }
+    }
+
     fn occupancy(&self, e: &LeaseEntry, w: u64, c: &Caller<'_>) -> Occupancy {
         let (tag, v) = (w_tag(w), w_v(w));
         if tag == 0 {

@@ -31,6 +31,7 @@
 //! foreign magic, another object type or layout version is `INCOMPATIBLE`.
 
 pub mod name;
+pub mod scan;
 
 use std::ptr::NonNull;
 use std::time::Duration;

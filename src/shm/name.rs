@@ -73,17 +73,23 @@ impl ObjectKind {
         }
     }
 
+    /// The kind whose [`tag`](Self::tag) is `tag`, if any.
+    pub fn from_tag(tag: &str) -> Option<ObjectKind> {
+        ObjectKind::ALL.into_iter().find(|k| k.tag() == tag)
+    }
+
+    /// Every kind, in `object_type` order.
+    pub const ALL: [ObjectKind; 5] = [
+        ObjectKind::Fleet,
+        ObjectKind::Ring,
+        ObjectKind::Cache,
+        ObjectKind::Bus,
+        ObjectKind::Contest,
+    ];
+
     /// The kind for a header's `object_type`, if it is one.
     pub fn from_u32(v: u32) -> Option<ObjectKind> {
-        [
-            ObjectKind::Fleet,
-            ObjectKind::Ring,
-            ObjectKind::Cache,
-            ObjectKind::Bus,
-            ObjectKind::Contest,
-        ]
-        .into_iter()
-        .find(|k| *k as u32 == v)
+        ObjectKind::ALL.into_iter().find(|k| *k as u32 == v)
     }
 }
 
