@@ -16,6 +16,10 @@
 #   make py-test           pip-install bindings/python into a venv and run its pytest suite against ./stage
 #   make go-test           go vet + go test (once with -race) of bindings/go against ./stage
 #   make bench             criterion benches and the cross-process ping-pong
+#   make bench-peers       orbit against its peers (benches/peers, a crate of its own: iceoryx2, disruptor,
+#                          kekbit, unix socket, pipe, Redis, LMDB): results.json, PNG plots, the tables of
+#                          BENCHMARKS.md; installs redis-server (apt-get) and matplotlib (a venv) if missing
+#   make bench-peers-quick the same harness in quick mode (CI: checks that it runs, judges no numbers)
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
 PREFIX ?= /usr/local
@@ -32,7 +36,7 @@ STRICT_C = -std=c99 -Wall -Wextra -Werror -pedantic
 # The targets share build directories and cargo's target/: run them one at a time.
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
-        c-test-build clean loom py-test go-test bench
+        c-test-build clean loom py-test go-test bench bench-peers bench-peers-quick bench-peers-deps
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -83,6 +87,26 @@ go-test: stage
 
 bench:
 	$(CARGO) bench
+
+# The peer crates build in benches/peers/target, never in the library's test build.
+PEERS := benches/peers
+PEERS_BIN := $(PEERS)/target/release/orbit-peers
+PEERS_VENV := $(PEERS)/.venv
+APT_GET = $$(command -v sudo) apt-get
+
+bench-peers-deps:
+	command -v redis-server >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server; }
+	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || $(PEERS_VENV)/bin/pip install --quiet matplotlib
+	cd $(PEERS) && $(CARGO) build --release -j2
+
+bench-peers: bench-peers-deps
+	$(PEERS_BIN)
+	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/results.json --markdown BENCHMARKS.md
+
+bench-peers-quick: bench-peers-deps
+	$(PEERS_BIN) --quick
+	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/quick.json --outdir $(BUILD)/bench-peers-quick
 
 fmt-check:
 	$(CARGO) fmt --all --check

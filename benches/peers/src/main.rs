@@ -17,6 +17,7 @@ mod flow;
 mod latency;
 mod links;
 mod machine;
+mod profile;
 mod redis;
 mod stats;
 mod threads;
@@ -72,7 +73,7 @@ impl Config {
                 .map(|k| Kind::from_key(k).unwrap_or_else(|| panic!("unknown kind {k}")))
                 .collect()
         });
-        let s = if quick { 10 } else { 1 };
+        let s = if quick { 20 } else { 1 };
         Config {
             quick,
             out,
@@ -83,8 +84,8 @@ impl Config {
             paced: 100_000 / s,
             paced_warm: 10_000 / s,
             interval_ns: 10_000,
-            flow_ns: if quick { 200_000_000 } else { 1_000_000_000 },
-            kekbit_flow_bytes: if quick { 256 << 20 } else { 1 << 30 },
+            flow_ns: if quick { 100_000_000 } else { 1_000_000_000 },
+            kekbit_flow_bytes: if quick { 128 << 20 } else { 1 << 30 },
             cache: cache::Ops {
                 orbit: 5_000_000 / s,
                 redis: 100_000 / s,
@@ -208,7 +209,7 @@ fn latency_samples(cfg: &Config, k: Kind, size: usize, paced: bool) -> (Vec<u64>
         macro_rules! sized {
             ($n:literal) => {
                 if paced {
-                    threads::paced::<$n>(job.frames, warm, cfg.interval_ns, 64)
+                    threads::paced::<$n>(job.frames, warm, cfg.interval_ns, 1024)
                 } else {
                     (threads::pingpong::<$n>(job.frames, warm, 64), 0)
                 }
@@ -254,7 +255,10 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                     row["interval_ns"] = json!(cfg.interval_ns);
                 }
                 row["background_cores_busy"] = json!(background(cfg));
-                match attempt(&what, || latency_samples(cfg, k, size, paced)) {
+                let t = Instant::now();
+                let r = attempt(&what, || latency_samples(cfg, k, size, paced));
+                row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
+                match r {
                     Ok((mut s, lost)) => {
                         let st = summary(&mut s, if paced { 1.0 } else { 0.5 });
                         let f = |p: &str| st[p].as_f64().unwrap_or(f64::NAN);
@@ -375,7 +379,10 @@ fn flow_row(
     }
     let what = format!("{} {size} B {writers}w {readers}r", k.name());
     row["background_cores_busy"] = json!(background(cfg));
-    match attempt(&what, || flow_result(cfg, k, size, writers, readers)) {
+    let t = Instant::now();
+    let res = attempt(&what, || flow_result(cfg, k, size, writers, readers));
+    row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
+    match res {
         Ok(r) => {
             let rates = r.reader_rates();
             let received: u64 = r.readers.iter().map(|x| x.received).sum();
@@ -605,6 +612,11 @@ fn main() {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("  panic: {info}");
     }));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--profile") {
+        profile::main(&args[1..]);
+        return;
+    }
     let cfg = Config::from_args();
     let started = Instant::now();
     let machine = machine::info();
@@ -675,4 +687,21 @@ fn main() {
         cfg.out.display(),
         started.elapsed().as_secs_f64()
     );
+    // Every measurement that ran counts as passed, one that failed as failed
+    // (a shape a transport does not offer is neither). Quick mode is CI's
+    // check that the harness still works: any failure fails it.
+    let (mut passed, mut failed) = (0, 0);
+    for suite in ["latency", "throughput", "fanout", "cache"] {
+        for r in out[suite].as_array().unwrap() {
+            if r.get("error").is_some() {
+                failed += 1;
+            } else if r.get("unsupported").is_none() {
+                passed += 1;
+            }
+        }
+    }
+    println!("bench-peers: {passed} passed, {failed} failed");
+    if failed > 0 && cfg.quick {
+        std::process::exit(1);
+    }
 }
