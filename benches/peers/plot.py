@@ -28,6 +28,7 @@ STYLE = {
     "copy": dict(color="#bbbbbb", ls=":", lw=1.6),
     "orbit": dict(color="#d62728", lw=2.6),
     "iceoryx2": dict(color="#1f77b4", lw=1.6),
+    "iceoryx2-bp": dict(color="#aec7e8", lw=1.6),
     "disruptor": dict(color="#2ca02c", lw=1.6),
     "kekbit": dict(color="#9467bd", lw=1.6),
     "uds": dict(color="#8c564b", lw=1.6),

@@ -181,7 +181,10 @@ pub enum Kind {
     /// The message is copied into a shared buffer, a flag line says so.
     Copy,
     Orbit,
+    /// Safe overflow: the publisher never waits, the oldest sample goes.
     Iceoryx2,
+    /// Back-pressure: the publisher retries until delivered.
+    Iceoryx2Bp,
     Kekbit,
     Uds,
     Pipe,
@@ -196,6 +199,7 @@ impl Kind {
             Kind::Copy => "shm copy floor",
             Kind::Orbit => "orbit ring",
             Kind::Iceoryx2 => "iceoryx2",
+            Kind::Iceoryx2Bp => "iceoryx2 (back-pressure)",
             Kind::Kekbit => "kekbit",
             Kind::Uds => "unix socket",
             Kind::Pipe => "pipe",
@@ -209,6 +213,7 @@ impl Kind {
             Kind::Copy => "copy",
             Kind::Orbit => "orbit",
             Kind::Iceoryx2 => "iceoryx2",
+            Kind::Iceoryx2Bp => "iceoryx2-bp",
             Kind::Kekbit => "kekbit",
             Kind::Uds => "uds",
             Kind::Pipe => "pipe",
@@ -222,6 +227,7 @@ impl Kind {
             "copy" => Kind::Copy,
             "orbit" => Kind::Orbit,
             "iceoryx2" => Kind::Iceoryx2,
+            "iceoryx2-bp" => Kind::Iceoryx2Bp,
             "kekbit" => Kind::Kekbit,
             "uds" => Kind::Uds,
             "pipe" => Kind::Pipe,
@@ -259,12 +265,14 @@ pub struct Job {
     /// Fixed-rate mode: nanoseconds between scheduled sends. Throughput: how
     /// long a writer writes.
     pub interval_ns: u64,
+    /// The CPU this child pins itself to, or -1.
+    pub cpu: i32,
 }
 
 impl Job {
     pub fn encode(&self) -> String {
         format!(
-            "{} {} {} {} {} {} {} {} {}",
+            "{} {} {} {} {} {} {} {} {} {}",
             self.kind.key(),
             self.run,
             self.size,
@@ -273,13 +281,14 @@ impl Job {
             self.readers,
             self.capacity,
             self.index,
-            self.interval_ns
+            self.interval_ns,
+            self.cpu
         )
     }
 
     pub fn decode(s: &str) -> Job {
         let f: Vec<&str> = s.split(' ').collect();
-        assert_eq!(f.len(), 9, "bad job {s:?}");
+        assert_eq!(f.len(), 10, "bad job {s:?}");
         Job {
             kind: Kind::from_key(f[0]).expect("kind"),
             run: f[1].to_string(),
@@ -290,12 +299,20 @@ impl Job {
             capacity: f[6].parse().unwrap(),
             index: f[7].parse().unwrap(),
             interval_ns: f[8].parse().unwrap(),
+            cpu: f[9].parse().unwrap(),
         }
     }
 
     pub fn with_index(&self, index: usize) -> Job {
         Job {
             index,
+            ..self.clone()
+        }
+    }
+
+    pub fn on_cpu(&self, cpu: i32) -> Job {
+        Job {
+            cpu,
             ..self.clone()
         }
     }
@@ -329,5 +346,28 @@ pub fn sweep(run: &str) {
                 }
             }
         }
+    }
+}
+
+/// Pins the calling thread to `cpu` (`None`: every CPU again).
+///
+/// Two-party measurements pin their ends to different cores, as iceoryx2's
+/// own benchmark does: on a 2-core machine where a third process takes one
+/// core, the scheduler would otherwise run both ends on the other core and
+/// the numbers would describe a same-core hand-off, not a cross-core one.
+pub fn pin(cpu: Option<usize>) {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if n < 2 {
+        return;
+    }
+    // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes inside it;
+    // sched_setaffinity(0, ..) applies to the calling thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        match cpu {
+            Some(c) => libc::CPU_SET(c % n, &mut set),
+            None => (0..n).for_each(|c| libc::CPU_SET(c, &mut set)),
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }

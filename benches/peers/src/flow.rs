@@ -45,11 +45,18 @@ impl FlowResult {
 /// Parent: `job.writers` writer and `job.readers` reader processes on channel "data".
 pub fn flow<L: Link>(job: &Job) -> FlowResult {
     let ctl = Control::create(&job.run);
+    // One writer and one reader: pinned to different cores (see ctl::pin).
+    // More processes than cores: the scheduler places them.
+    let (wcpu, rcpu) = if job.writers + job.readers == 2 && job.cpu != -2 {
+        (0, 1)
+    } else {
+        (-1, -1)
+    };
     let readers: Vec<Proc> = (0..job.readers)
-        .map(|i| spawn("reader", &job.with_index(i)))
+        .map(|i| spawn("reader", &job.with_index(i).on_cpu(rcpu)))
         .collect();
     let writers: Vec<Proc> = (0..job.writers)
-        .map(|i| spawn("writer", &job.with_index(i)))
+        .map(|i| spawn("writer", &job.with_index(i).on_cpu(wcpu)))
         .collect();
     ctl.wait_ready((job.readers + job.writers) as u64);
     ctl.go();

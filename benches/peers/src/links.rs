@@ -314,7 +314,8 @@ impl Link for OrbitLink {
 // ---------------------------------------------------------------------------
 // iceoryx2: zero-copy publish-subscribe, IPC service, busy-polling receive.
 
-pub struct Iceoryx2Link;
+/// `BP`: back-pressure instead of safe overflow (see `iox_open`).
+pub struct Iceoryx2Link<const BP: bool>;
 
 type IoxService = iceoryx2::service::port_factory::publish_subscribe::PortFactory<
     iceoryx2::service::ipc::Service,
@@ -336,10 +337,13 @@ pub struct IoxRx {
     _node: iceoryx2::node::Node<iceoryx2::service::ipc::Service>,
 }
 
-/// The subscriber queue depth: 1 for latency (as iceoryx2's own benchmark),
-/// the job's capacity for throughput and fan-out.
+/// The subscriber queue depth is the job's capacity. With `backpressure` the
+/// service has no safe overflow and publishers retry until delivered (no
+/// loss, the writer waits); without, the oldest sample is overwritten (the
+/// writer never waits, as orbit's).
 fn iox_open(
     ch: &Chan,
+    backpressure: bool,
 ) -> (
     IoxService,
     iceoryx2::node::Node<iceoryx2::service::ipc::Service>,
@@ -360,7 +364,7 @@ fn iox_open(
         .max_nodes(job.writers + job.readers + 2)
         .history_size(0)
         .subscriber_max_buffer_size(job.capacity as usize)
-        .enable_safe_overflow(true)
+        .enable_safe_overflow(!backpressure)
         .open_or_create()
         .unwrap();
     (service, node)
@@ -384,12 +388,12 @@ impl Rx for IoxRx {
     }
 }
 
-impl Link for Iceoryx2Link {
+impl<const BP: bool> Link for Iceoryx2Link<BP> {
     type Tx = IoxTx;
     type Rx = IoxRx;
     type Pending = IoxRx;
     fn prepare_rx(ch: &Chan) -> IoxRx {
-        let (service, node) = iox_open(ch);
+        let (service, node) = iox_open(ch, BP);
         let port = service
             .subscriber_builder()
             .buffer_size(ch.job.capacity as usize)
@@ -402,12 +406,16 @@ impl Link for Iceoryx2Link {
         }
     }
     fn open_tx(ch: &Chan) -> IoxTx {
-        let (service, node) = iox_open(ch);
-        let port = service
+        let (service, node) = iox_open(ch, BP);
+        let mut b = service
             .publisher_builder()
-            .initial_max_slice_len(ch.job.size)
-            .create()
-            .unwrap();
+            .initial_max_slice_len(ch.job.size);
+        if BP {
+            b = b.backpressure_strategy(
+                iceoryx2::prelude::BackpressureStrategy::RetryUntilDelivered,
+            );
+        }
+        let port = b.create().unwrap();
         IoxTx {
             port,
             _service: service,
@@ -674,7 +682,11 @@ macro_rules! with_link {
                 $body
             }
             $crate::ctl::Kind::Iceoryx2 => {
-                type $L = $crate::links::Iceoryx2Link;
+                type $L = $crate::links::Iceoryx2Link<false>;
+                $body
+            }
+            $crate::ctl::Kind::Iceoryx2Bp => {
+                type $L = $crate::links::Iceoryx2Link<true>;
                 $body
             }
             $crate::ctl::Kind::Kekbit => {

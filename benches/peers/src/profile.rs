@@ -68,6 +68,7 @@ pub fn main(args: &[String]) {
         },
         index: 0,
         interval_ns: 0,
+        cpu: -1,
     };
     crate::with_link!(kind, L => run::<L>(&job, n));
     sweep(&job.run);

@@ -14,7 +14,7 @@ use disruptor::{
     BusySpin, EventPoller, MultiProducerBarrier, Polling, Producer, SingleProducerBarrier,
 };
 
-use crate::ctl::{END, now_ns, set_stamp, stamp_of};
+use crate::ctl::{END, now_ns, pin, set_stamp, stamp_of};
 use crate::flow::{FlowResult, ReaderResult};
 
 /// The poller of either producer kind (the crate's `Barrier` trait is private,
@@ -55,7 +55,13 @@ fn poll_one<const N: usize>(p: &mut impl Poll<N>, buf: &mut [u8; N]) {
 
 /// Ping-pong between two threads over two single-producer disruptors.
 /// Returns round trips of the `rounds - warm` kept rounds.
-pub fn pingpong<const N: usize>(rounds: u64, warm: u64, ring: usize) -> Vec<u64> {
+pub fn pingpong<const N: usize>(
+    pinned: bool,
+    rounds: u64,
+    warm: u64,
+    ring: usize,
+    cap_ns: u64,
+) -> Vec<u64> {
     let (mut ping_rx, b) =
         disruptor::build_single_producer(ring, || [0u8; N], BusySpin).new_event_poller();
     let mut ping_tx = b.build();
@@ -65,25 +71,39 @@ pub fn pingpong<const N: usize>(rounds: u64, warm: u64, ring: usize) -> Vec<u64>
     let mut samples = Vec::with_capacity((rounds - warm) as usize);
     std::thread::scope(|s| {
         s.spawn(move || {
+            if pinned {
+                pin(Some(1));
+            }
             let mut buf = [0u8; N];
-            for _ in 0..rounds {
+            loop {
                 poll_one(&mut ping_rx, &mut buf);
+                if stamp_of(&buf) == END {
+                    break;
+                }
                 pong_tx.publish(|e| e.copy_from_slice(&buf));
             }
         });
         let mut msg = [0x5Au8; N];
         let mut buf = [0u8; N];
-        for i in 0..rounds {
+        let deadline = now_ns() + cap_ns;
+        let mut i = 0;
+        while i < rounds {
             set_stamp(&mut msg, i + 1);
             let t0 = now_ns();
             ping_tx.publish(|e| e.copy_from_slice(&msg));
             poll_one(&mut pong_rx, &mut buf);
             let t1 = now_ns();
+            assert_eq!(stamp_of(&buf), i + 1);
             if i >= warm {
                 samples.push(t1 - t0);
             }
+            i += 1;
+            if i % 1024 == 0 && t1 > deadline {
+                break;
+            }
         }
-        assert_eq!(stamp_of(&buf), rounds);
+        set_stamp(&mut msg, END);
+        ping_tx.publish(|e| e.copy_from_slice(&msg));
     });
     samples
 }
@@ -91,6 +111,7 @@ pub fn pingpong<const N: usize>(rounds: u64, warm: u64, ring: usize) -> Vec<u64>
 /// Fixed-rate one-way: a sender thread on a fixed schedule, stamps = scheduled
 /// send times, then END; this thread takes the clock on arrival of each event.
 pub fn paced<const N: usize>(
+    pinned: bool,
     frames: u64,
     warm: u64,
     interval_ns: u64,
@@ -104,6 +125,9 @@ pub fn paced<const N: usize>(
     let mut received = 0u64;
     std::thread::scope(|s| {
         s.spawn(move || {
+            if pinned {
+                pin(Some(1));
+            }
             let mut msg = [0x5Au8; N];
             for i in 0..frames {
                 let sched = start + i * interval_ns;
@@ -204,6 +228,7 @@ fn read_loop<const N: usize>(mut p: impl Poll<N>, writers: usize) -> ReaderResul
 }
 
 fn run<const N: usize, P, Q>(
+    pinned: bool,
     producers: Vec<P>,
     pollers: Vec<Q>,
     frames: u64,
@@ -215,15 +240,31 @@ where
 {
     let writers = producers.len();
     let done = AtomicU64::new(0);
+    // One writer and one reader: pinned to different cores (see ctl::pin).
+    let two = pinned && writers + pollers.len() == 2;
     std::thread::scope(|s| {
         let readers: Vec<_> = pollers
             .into_iter()
-            .map(|p| s.spawn(move || read_loop(p, writers)))
+            .map(|p| {
+                s.spawn(move || {
+                    if two {
+                        pin(Some(1));
+                    }
+                    read_loop(p, writers)
+                })
+            })
             .collect();
         let done = &done;
         let ws: Vec<_> = producers
             .into_iter()
-            .map(|p| s.spawn(move || write_loop(p, frames, dur_ns, done)))
+            .map(|p| {
+                s.spawn(move || {
+                    if two {
+                        pin(Some(0));
+                    }
+                    write_loop(p, frames, dur_ns, done)
+                })
+            })
             .collect();
         let mut r = FlowResult::default();
         for w in ws {
@@ -241,6 +282,7 @@ where
 /// One or two writer threads, `readers` (1, 2 or 4) reader threads, each
 /// reading every frame (back-pressure: the disruptor never drops).
 pub fn flow<const N: usize>(
+    pinned: bool,
     writers: usize,
     readers: usize,
     frames: u64,
@@ -271,8 +313,8 @@ pub fn flow<const N: usize>(
             BusySpin
         ));
         match b {
-            Ok(b) => run(vec![b.build()], ps, frames, dur_ns),
-            Err(b) => run(vec![b.build()], ps, frames, dur_ns),
+            Ok(b) => run(pinned, vec![b.build()], ps, frames, dur_ns),
+            Err(b) => run(pinned, vec![b.build()], ps, frames, dur_ns),
         }
     } else {
         let (ps, b) = pollers!(disruptor::build_multi_producer(ring, || [0u8; N], BusySpin));
@@ -280,12 +322,12 @@ pub fn flow<const N: usize>(
             Ok(b) => {
                 let p = b.build();
                 let q = p.clone();
-                run(vec![p, q], ps, frames, dur_ns)
+                run(pinned, vec![p, q], ps, frames, dur_ns)
             }
             Err(b) => {
                 let p = b.build();
                 let q = p.clone();
-                run(vec![p, q], ps, frames, dur_ns)
+                run(pinned, vec![p, q], ps, frames, dur_ns)
             }
         }
     }
