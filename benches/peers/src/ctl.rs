@@ -371,3 +371,46 @@ pub fn pin(cpu: Option<usize>) {
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
+
+/// The rounds of a back-to-back run: up to `warm` rounds of warm-up (at most
+/// 2 s), then up to `keep` kept samples (stopping early after `cap_ns` on a
+/// machine so busy that every round waits for the scheduler).
+pub struct Rounds {
+    warm: u64,
+    keep: u64,
+    cap_ns: u64,
+    done: u64,
+    deadline: u64,
+    warming: bool,
+    pub samples: Vec<u64>,
+}
+
+impl Rounds {
+    pub fn new(warm: u64, keep: u64, cap_ns: u64) -> Rounds {
+        Rounds {
+            warm,
+            keep,
+            cap_ns,
+            done: 0,
+            deadline: now_ns() + 2_000_000_000,
+            warming: warm > 0,
+            samples: Vec::with_capacity(keep as usize),
+        }
+    }
+
+    /// Records a round that ended at `t1` and took `rtt`; false when done.
+    #[inline]
+    pub fn record(&mut self, t1: u64, rtt: u64) -> bool {
+        self.done += 1;
+        if self.warming {
+            if self.done >= self.warm || t1 > self.deadline {
+                self.warming = false;
+                self.deadline = t1 + self.cap_ns;
+            }
+            return true;
+        }
+        self.samples.push(rtt);
+        let n = self.samples.len() as u64;
+        n < self.keep && !(n % 1024 == 0 && t1 > self.deadline)
+    }
+}

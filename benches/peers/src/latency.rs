@@ -15,7 +15,7 @@
 use std::hint::spin_loop;
 
 use crate::child::spawn;
-use crate::ctl::{Control, END, Job, now_ns, set_stamp, stamp_of};
+use crate::ctl::{Control, END, Job, Rounds, now_ns, set_stamp, stamp_of};
 use crate::links::{Chan, Link, Rx, Tx};
 
 /// Spins until a message arrives (panics after 30 s without one: the peer died).
@@ -55,26 +55,17 @@ pub fn pingpong<L: Link>(job: &Job, warm: u64, cap_ns: u64) -> Vec<u64> {
     ctl.go();
     let mut msg = vec![0x5Au8; job.size];
     let mut buf = vec![0u8; job.size.max(8)];
-    let mut samples = Vec::with_capacity((job.frames - warm) as usize);
-    let deadline = now_ns() + cap_ns;
+    let mut rounds = Rounds::new(warm, job.frames - warm, cap_ns);
     let mut i = 0;
-    while i < job.frames {
-        set_stamp(&mut msg, i + 1);
+    loop {
+        i += 1;
+        set_stamp(&mut msg, i);
         let t0 = now_ns();
         tx.send(&msg);
         recv_spin(&mut rx, &mut buf);
         let t1 = now_ns();
-        assert_eq!(
-            stamp_of(&buf),
-            i + 1,
-            "{} echoed out of order",
-            job.kind.name()
-        );
-        if i >= warm {
-            samples.push(t1 - t0);
-        }
-        i += 1;
-        if i % 1024 == 0 && t1 > deadline {
+        assert_eq!(stamp_of(&buf), i, "{} echoed out of order", job.kind.name());
+        if !rounds.record(t1, t1 - t0) {
             break;
         }
     }
@@ -86,7 +77,7 @@ pub fn pingpong<L: Link>(job: &Job, warm: u64, cap_ns: u64) -> Vec<u64> {
     L::cleanup(&ping);
     L::cleanup(&pong);
     ctl.unlink();
-    samples
+    rounds.samples
 }
 
 /// Child side of the ping-pong.

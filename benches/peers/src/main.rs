@@ -292,6 +292,9 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                 let r = attempt(&what, || latency_samples(cfg, k, size, paced));
                 row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
                 match r {
+                    Ok((s, _)) if s.is_empty() => {
+                        row["error"] = json!("no samples");
+                    }
                     Ok((mut s, lost)) => {
                         let st = summary(&mut s, if paced { 1.0 } else { 0.5 });
                         let f = |p: &str| st[p].as_f64().unwrap_or(f64::NAN);

@@ -14,7 +14,7 @@ use disruptor::{
     BusySpin, EventPoller, MultiProducerBarrier, Polling, Producer, SingleProducerBarrier,
 };
 
-use crate::ctl::{END, now_ns, pin, set_stamp, stamp_of};
+use crate::ctl::{END, Rounds, now_ns, pin, set_stamp, stamp_of};
 use crate::flow::{FlowResult, ReaderResult};
 
 /// The poller of either producer kind (the crate's `Barrier` trait is private,
@@ -68,7 +68,7 @@ pub fn pingpong<const N: usize>(
     let (mut pong_rx, b) =
         disruptor::build_single_producer(ring, || [0u8; N], BusySpin).new_event_poller();
     let mut pong_tx = b.build();
-    let mut samples = Vec::with_capacity((rounds - warm) as usize);
+    let mut kept = Rounds::new(warm, rounds - warm, cap_ns);
     std::thread::scope(|s| {
         s.spawn(move || {
             if pinned {
@@ -85,27 +85,23 @@ pub fn pingpong<const N: usize>(
         });
         let mut msg = [0x5Au8; N];
         let mut buf = [0u8; N];
-        let deadline = now_ns() + cap_ns;
         let mut i = 0;
-        while i < rounds {
-            set_stamp(&mut msg, i + 1);
+        loop {
+            i += 1;
+            set_stamp(&mut msg, i);
             let t0 = now_ns();
             ping_tx.publish(|e| e.copy_from_slice(&msg));
             poll_one(&mut pong_rx, &mut buf);
             let t1 = now_ns();
-            assert_eq!(stamp_of(&buf), i + 1);
-            if i >= warm {
-                samples.push(t1 - t0);
-            }
-            i += 1;
-            if i % 1024 == 0 && t1 > deadline {
+            assert_eq!(stamp_of(&buf), i);
+            if !kept.record(t1, t1 - t0) {
                 break;
             }
         }
         set_stamp(&mut msg, END);
         ping_tx.publish(|e| e.copy_from_slice(&msg));
     });
-    samples
+    kept.samples
 }
 
 /// Fixed-rate one-way: a sender thread on a fixed schedule, stamps = scheduled
