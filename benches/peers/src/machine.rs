@@ -128,3 +128,34 @@ pub fn wait_quiet(max: std::time::Duration) -> f64 {
         }
     }
 }
+
+/// CPU seconds this process and its waited-for children have used.
+fn own_cpu_seconds() -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills a zeroed rusage we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::getrusage(who, &mut ru) };
+        total += tv(ru.ru_utime) + tv(ru.ru_stime);
+    }
+    total
+}
+
+/// Measures how many cores *other* processes kept busy while `f` ran: the
+/// machine's busy time (from /proc/stat) minus this process's and its
+/// children's CPU time, over the wall time.
+pub fn with_contention<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    // SAFETY: sysconf with a valid name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let (a, ai) = cpu_jiffies();
+    let own0 = own_cpu_seconds();
+    let t = std::time::Instant::now();
+    let r = f();
+    let wall = t.elapsed().as_secs_f64();
+    let (b, bi) = cpu_jiffies();
+    let busy = ((b - a) - (bi - ai)) as f64 / hz;
+    let own = own_cpu_seconds() - own0;
+    (r, ((busy - own) / wall.max(1e-3)).max(0.0))
+}

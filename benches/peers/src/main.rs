@@ -102,6 +102,35 @@ impl Config {
     }
 }
 
+/// Runs a measurement up to three times (full mode) while other processes
+/// kept more than a quarter of a core busy during it, and keeps the least
+/// disturbed attempt. Returns the result, the other processes' load during
+/// it (cores) and the number of attempts.
+fn least_contended<T>(
+    cfg: &Config,
+    what: &str,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> (Result<T, String>, f64, u32) {
+    let tries = if cfg.quick { 1 } else { 3 };
+    let mut best: Option<(Result<T, String>, f64)> = None;
+    let mut n = 0;
+    for _ in 0..tries {
+        n += 1;
+        let (r, c) = machine::with_contention(&mut f);
+        let failed = r.is_err();
+        if best.as_ref().is_none_or(|(_, bc)| c < *bc) {
+            best = Some((r, round3(c)));
+        }
+        if failed || best.as_ref().unwrap().1 <= 0.25 || n == tries {
+            break;
+        }
+        eprintln!("  {what}: other processes used {c:.2} cores meanwhile; measuring again");
+        background(cfg);
+    }
+    let (r, c) = best.unwrap();
+    (r, c, n)
+}
+
 /// Runs one measurement; a panic (a peer failing) is recorded, not fatal.
 fn attempt<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, String> {
     std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|e| {
@@ -289,8 +318,12 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                 }
                 row["background_cores_busy"] = json!(background(cfg));
                 let t = Instant::now();
-                let r = attempt(&what, || latency_samples(cfg, k, size, paced));
+                let (r, contention, tries) = least_contended(cfg, &what, || {
+                    attempt(&what, || latency_samples(cfg, k, size, paced))
+                });
                 row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
+                row["contention_cores"] = json!(contention);
+                row["attempts"] = json!(tries);
                 match r {
                     Ok((s, _)) if s.is_empty() => {
                         row["error"] = json!("no samples");
@@ -423,8 +456,12 @@ fn flow_row(
     let what = format!("{} {size} B {writers}w {readers}r", k.name());
     row["background_cores_busy"] = json!(background(cfg));
     let t = Instant::now();
-    let res = attempt(&what, || flow_result(cfg, k, size, writers, readers));
+    let (res, contention, tries) = least_contended(cfg, &what, || {
+        attempt(&what, || flow_result(cfg, k, size, writers, readers))
+    });
     row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
+    row["contention_cores"] = json!(contention);
+    row["attempts"] = json!(tries);
     match res {
         Ok(r) => {
             let rates = r.reader_rates();
