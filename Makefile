@@ -31,6 +31,10 @@
 #                          for FUZZ_SECS seconds (default 25) over the committed seed corpus
 #   make soak              mixed workload with random SIGKILLs and restarts for SOAK_SECS (default 600)
 #   make bench             criterion benches and the cross-process ping-pong
+#   make bench-peers       orbit against its peers (benches/peers, a crate of its own: iceoryx2, disruptor,
+#                          kekbit, unix socket, pipe, Redis, LMDB): results.json, PNG plots, the tables of
+#                          BENCHMARKS.md; installs redis-server (apt-get) and matplotlib (a venv) if missing
+#   make bench-peers-quick the same harness in quick mode (CI: checks that it runs, judges no numbers)
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
 PREFIX ?= /usr/local
@@ -51,7 +55,8 @@ STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STA
 .NOTPARALLEL:
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
         c-test-build c-test-asan c-test-drd clean loom py-venv py-test go-test cpp-test crosslang \
-        examples readme-check cli-test bench fuzz fuzz-build fuzz-ci soak
+        examples readme-check cli-test bench fuzz fuzz-build fuzz-ci soak bench-peers bench-peers-quick \
+        bench-peers-deps
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -148,6 +153,26 @@ readme-check: py-venv
 
 bench:
 	$(CARGO) bench
+
+# The peer crates build in benches/peers/target, never in the library's test build.
+PEERS := benches/peers
+PEERS_BIN := $(PEERS)/target/release/orbit-peers
+PEERS_VENV := $(PEERS)/.venv
+APT_GET = $$(command -v sudo) apt-get
+
+bench-peers-deps:
+	command -v redis-server >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server; }
+	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || $(PEERS_VENV)/bin/pip install --quiet matplotlib
+	cd $(PEERS) && $(CARGO) build --release -j2
+
+bench-peers: bench-peers-deps
+	$(PEERS_BIN)
+	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/results.json --markdown BENCHMARKS.md
+
+bench-peers-quick: bench-peers-deps
+	$(PEERS_BIN) --quick
+	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/quick.json --outdir $(BUILD)/bench-peers-quick
 
 fmt-check:
 	$(CARGO) fmt --all --check

@@ -1,0 +1,161 @@
+//! What the numbers were measured on, and with which crate versions.
+
+use serde_json::{Value, json};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn command(cmd: &str, args: &[&str]) -> String {
+    std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+pub fn loadavg() -> String {
+    read("/proc/loadavg")
+}
+
+pub fn info() -> Value {
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let family = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("cpu family"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default();
+    let hypervisor = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && l.contains(" hypervisor"));
+    json!({
+        "nproc": command("nproc", &[]).parse::<u64>().unwrap_or(0),
+        "cpu_model": model,
+        "cpu_family": family,
+        "virtualized": hypervisor,
+        "kernel": read("/proc/sys/kernel/osrelease"),
+        "clocksource": read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
+        "rustc": command("rustc", &["--version"]),
+        "memory_kib": read("/proc/meminfo").lines().next().unwrap_or("").split_whitespace().nth(1)
+            .and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+    })
+}
+
+/// Versions of the peer crates this binary was built with (from Cargo.lock).
+pub fn versions() -> Value {
+    let lock = include_str!("../Cargo.lock");
+    let mut m = serde_json::Map::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(v) = line.strip_prefix("name = ") {
+            name = Some(v.trim_matches('"').to_string());
+        } else if let Some(v) = line.strip_prefix("version = ")
+            && let Some(n) = name.take()
+            && [
+                "orbit",
+                "iceoryx2",
+                "disruptor",
+                "kekbit",
+                "heed",
+                "lmdb-master-sys",
+                "serde_json",
+            ]
+            .contains(&n.as_str())
+        {
+            m.insert(n, json!(v.trim_matches('"')));
+        }
+    }
+    Value::Object(m)
+}
+
+/// (all jiffies, idle jiffies) of the whole machine from /proc/stat; steal
+/// time counts as busy (cycles the hypervisor gave to someone else).
+fn cpu_jiffies() -> (u64, u64) {
+    let stat = read("/proc/stat");
+    let v: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    if v.len() < 5 {
+        return (0, 0);
+    }
+    (v.iter().sum(), v[3] + v[4])
+}
+
+/// Cores kept busy by other processes over `ms` milliseconds (this process
+/// sleeps meanwhile, so the load is someone else's).
+pub fn busy_cores(ms: u64) -> f64 {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let a = cpu_jiffies();
+    std::thread::sleep(std::time::Duration::from_millis(ms));
+    let b = cpu_jiffies();
+    let total = b.0.saturating_sub(a.0);
+    if total == 0 {
+        return 0.0;
+    }
+    let idle = b.1.saturating_sub(a.1);
+    (total - idle.min(total)) as f64 / total as f64 * n
+}
+
+/// Waits (up to `max`) until other processes use less than a fifth of a
+/// core; returns the last load seen.
+pub fn wait_quiet(max: std::time::Duration) -> f64 {
+    let t = std::time::Instant::now();
+    let mut warned = false;
+    loop {
+        let b = busy_cores(300);
+        if b < 0.2 || t.elapsed() >= max {
+            return b;
+        }
+        if !warned {
+            eprintln!("  (waiting for a quiet machine: other processes busy {b:.2} cores)");
+            warned = true;
+        }
+    }
+}
+
+/// CPU seconds this process and its waited-for children have used.
+fn own_cpu_seconds() -> f64 {
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let mut total = 0.0;
+    for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+        // SAFETY: getrusage fills a zeroed rusage we own.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe { libc::getrusage(who, &mut ru) };
+        total += tv(ru.ru_utime) + tv(ru.ru_stime);
+    }
+    total
+}
+
+/// Measures how many cores *other* processes kept busy while `f` ran: the
+/// machine's busy time (from /proc/stat) minus this process's and its
+/// children's CPU time, over the wall time.
+pub fn with_contention<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    // SAFETY: sysconf with a valid name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let (a, ai) = cpu_jiffies();
+    let own0 = own_cpu_seconds();
+    let t = std::time::Instant::now();
+    let r = f();
+    let wall = t.elapsed().as_secs_f64();
+    let (b, bi) = cpu_jiffies();
+    let busy = ((b - a) - (bi - ai)) as f64 / hz;
+    let own = own_cpu_seconds() - own0;
+    (r, ((busy - own) / wall.max(1e-3)).max(0.0))
+}
