@@ -356,7 +356,10 @@ pub fn sweep(run: &str) {
 /// core, the scheduler would otherwise run both ends on the other core and
 /// the numbers would describe a same-core hand-off, not a cross-core one.
 pub fn pin(cpu: Option<usize>) {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Not available_parallelism(): that follows this thread's affinity mask,
+    // which a pinned parent hands down to its children.
+    // SAFETY: sysconf with a valid name.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
     if n < 2 {
         return;
     }

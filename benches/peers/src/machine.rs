@@ -100,7 +100,8 @@ fn cpu_jiffies() -> (u64, u64) {
 /// Cores kept busy by other processes over `ms` milliseconds (this process
 /// sleeps meanwhile, so the load is someone else's).
 pub fn busy_cores(ms: u64) -> f64 {
-    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    // SAFETY: sysconf with a valid name.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as f64;
     let a = cpu_jiffies();
     std::thread::sleep(std::time::Duration::from_millis(ms));
     let b = cpu_jiffies();
