@@ -8,8 +8,7 @@
 #                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
 #                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, crosslang, examples,
-#                          readme-check, cli-test, demo (it checks itself); fuzz-ci is out of it
-#                          for now (an open crash, see fuzz/crashes/)
+#                          readme-check, cli-test, demo (it checks itself), fuzz-ci
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -29,6 +28,7 @@
 #   make readme-check      build and run every C, C++, Go and Python program of README.md against ./stage
 #   make fuzz              build the fuzz targets (fuzz/, stable Rust + libFuzzer) and run each
 #                          for FUZZ_SECS seconds (default 25) over the committed seed corpus
+#   make fuzz-ci           the same, 20 s per target with a fixed seed (FUZZ_SEED=1)
 #   make soak              mixed workload with random SIGKILLs and restarts for SOAK_SECS (default 600)
 #   make bench             criterion benches and the cross-process ping-pong
 #   make bench-peers       orbit against its peers (benches/peers, a crate of its own: iceoryx2, disruptor,
@@ -84,7 +84,7 @@ demo: stage
 	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo $(DEMO_ARGS)
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test \
-      go-test crosslang examples readme-check cli-test demo
+      go-test crosslang examples readme-check cli-test demo fuzz-ci
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -212,6 +212,9 @@ c-test-asan: stage
 # and overflow checks are on, and a wild read past a mapping faults.
 FUZZ_TARGETS := geometry segment_file text
 FUZZ_SECS ?= 25
+# 0: a random seed per run (libFuzzer's default); fuzz-ci fixes it so a CI
+# failure replays.
+FUZZ_SEED ?= 0
 FUZZ_HOST = $(shell rustc -vV | sed -n 's/^host: //p')
 FUZZ_DIR := $(CURDIR)/target/fuzz
 FUZZ_RUSTFLAGS := --cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -223,15 +226,15 @@ fuzz-build:
 	  $(CARGO) build --release --target $(FUZZ_HOST) --bins
 
 fuzz: fuzz-build
-	fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_HOST)/release $(FUZZ_DIR) $(FUZZ_SECS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) fuzz/run.sh $(FUZZ_DIR)/$(FUZZ_HOST)/release $(FUZZ_DIR) $(FUZZ_SECS) $(FUZZ_TARGETS)
 
-# A bounded run (not in make test for now: a fresh-clone run found an open crash
-# of segment_file, kept in fuzz/crashes/segment_file/ for the next session;
-# reproduce with target/fuzz/x86_64-unknown-linux-gnu/release/segment_file <file>).
-# 20 s per target (the build, from nothing,
-# takes about 80 s on 2 cores: libfuzzer-sys compiles libFuzzer).
+# The bounded run of make test: 20 s per target with a fixed seed (the build,
+# from nothing, takes about 80 s on 2 cores: libfuzzer-sys compiles
+# libFuzzer). A crash leaves its input in target/fuzz/artifacts/<target>/;
+# replay it with target/fuzz/<host>/release/<target> <file>, and once fixed
+# commit it to fuzz/corpus/<target>/ as a regression input.
 fuzz-ci:
-	$(MAKE) fuzz FUZZ_SECS=20
+	$(MAKE) fuzz FUZZ_SECS=20 FUZZ_SEED=1
 
 # Not part of make test: a mixed multi-process workload with kills and
 # restarts, checking every invariant, for SOAK_SECS seconds (examples/soak.rs).

@@ -19,7 +19,7 @@ for t in "$@"; do
     mkdir -p "$work/corpus/$t" "$work/artifacts/$t" "$here/corpus/$t"
     echo "== fuzz $t: ${secs} s"
     start=$SECONDS
-    "$bin/$t" -max_total_time="$secs" -timeout=10 -max_len=8192 -rss_limit_mb=2048 \
+    "$bin/$t" -max_total_time="$secs" -seed="${FUZZ_SEED:-0}" -timeout=10 -max_len=8192 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$work/artifacts/$t/" \
         "$work/corpus/$t" "$here/corpus/$t" 2>"$work/$t.log"
     rc=$?

@@ -293,6 +293,25 @@ fn ls_lists_segments_with_geometry_creator_and_problems() {
             .any(|x| x["fleet"] == c.0.as_str())
     );
     orbit(&["ls", &format!("{}-none", c.0)]).fails(3, "no fleet");
+
+    // The owner-qualified name `<uid>:<fleet>` (how another user names a
+    // group-shared fleet) lists and opens the same segments.
+    let qualified = format!("{}:{}", scan::current_uid(), c.0);
+    let q = orbit(&["ls", &qualified, "--json"]).json();
+    let paths = |v: &serde_json::Value| -> Vec<String> {
+        v["fleets"][0]["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["path"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(paths(&q), paths(&j));
+    assert_eq!(q["uid"], scan::current_uid());
+    let st = orbit(&["stat", &qualified]).ok();
+    assert!(st.contains("events"), "{st}");
+    orbit(&["ls", &format!("{}:{}", scan::current_uid() + 1, c.0)]).fails(3, "no fleet");
+    orbit(&["stat", &format!("x:{}", c.0)]).fails(2, "<uid>:<fleet>");
 }
 
 #[test]

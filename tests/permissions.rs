@@ -12,11 +12,11 @@
 //! - a segment under the stranger's own name that it may not open (planted
 //!   by root, mode 0600) is `PERMISSION` through the public API.
 //!
-//! Names are scoped by the opener's effective uid, so the public API cannot
-//! even name another user's segment: the cross-user attaches go through
-//! `orbit::shm::open` with `SegmentName::for_uid` and a layout that reads
-//! ring headers, which is the library's own attach path (permission check,
-//! validation, mapping).
+//! Names are scoped by uid: a bare fleet name is the caller's own, and
+//! another user's fleet is named `<uid>:<fleet>` through the public API
+//! (join, observe, open, unlink). The read-only attach is also checked at
+//! the segment layer (`orbit::shm::open` with `SegmentName::for_uid`), which
+//! the public API does not expose.
 
 mod common;
 
@@ -68,7 +68,7 @@ fn attach(uid: u32, fleet: &str, read_only: bool) -> Result<shm::Segment, Error>
     .map(|(seg, _)| seg)
 }
 
-fn status(r: Result<shm::Segment, Error>) -> Status {
+fn status<T>(r: Result<T, Error>) -> Status {
     r.map(|_| Status::Ok).unwrap_or_else(|e| e.status())
 }
 
@@ -135,22 +135,51 @@ fn child_process() {
             report("done");
         }
         "member" => {
-            // In the owner's group: the 0600 fleet is closed, the 0660 one open.
-            assert_eq!(status(attach(owner, "same", false)), Status::Permission);
+            // In the owner's group: the 0600 fleet is closed, the 0660 one
+            // open, reached by its qualified name "<uid>:<fleet>".
+            let same = format!("{owner}:same");
+            let shared = format!("{owner}:shared");
+            assert_eq!(status(Fleet::observe(&same)), Status::Permission);
+            assert_eq!(
+                status(Fleet::join(&same, &FleetOptions::default())),
+                Status::Permission
+            );
             assert_eq!(status(attach(owner, "same", true)), Status::Permission);
+            let f = Fleet::join(&shared, &FleetOptions::default()).expect("member joins 0660");
+            assert!(f.node_id().is_some());
+            assert_eq!(f.name(), shared);
+            let r = Ring::open(&f, "r", None).expect("member opens the 0660 ring");
+            let mut c = r.cursor(From::Oldest);
+            let first = c.next_frame().unwrap().expect("the owner's frame");
+            assert_eq!(first.payload, b"owner's shared");
+            r.write(1, 3, b"member's write").unwrap();
             let seg = attach(owner, "shared", false).expect("group member attaches 0660");
             assert!(!seg.read_only());
             assert_eq!(seg.header().object_type, ObjectKind::Ring as u32);
             // ... but may not remove another user's name (sticky /dev/shm).
+            for fleet in [&shared, &same] {
+                assert_eq!(
+                    Ring::unlink(fleet, "r").unwrap_err().status(),
+                    Status::Permission
+                );
+            }
             assert_eq!(unlink_status(owner, "shared"), Status::Permission);
-            assert_eq!(unlink_status(owner, "same"), Status::Permission);
             report("done");
         }
         "stranger" => {
             for fleet in ["same", "shared"] {
+                let q = format!("{owner}:{fleet}");
+                assert_eq!(status(Fleet::observe(&q)), Status::Permission);
+                assert_eq!(
+                    status(Fleet::join(&q, &FleetOptions::default())),
+                    Status::Permission
+                );
                 assert_eq!(status(attach(owner, fleet, false)), Status::Permission);
                 assert_eq!(status(attach(owner, fleet, true)), Status::Permission);
-                assert_eq!(unlink_status(owner, fleet), Status::Permission);
+                assert_eq!(
+                    Ring::unlink(&q, "r").unwrap_err().status(),
+                    Status::Permission
+                );
             }
             // Its own fleet "same" is a different segment: it starts empty,
             // and what it writes stays in it.
@@ -317,10 +346,12 @@ fn other_users_cannot_attach_unless_the_group_mode_grants_it() {
     let (a, s) = (read_all(owner_uid), read_all(stranger_uid));
     assert!(a.contains("owner's same") && !a.contains("stranger's"));
     assert!(s.contains("stranger's same") && !s.contains("owner's"));
-    // The member's write through the 0660 mapping did not break the owner's ring.
-    assert!(read_all(owner_uid).contains("owner's same"));
+    // The member's write through the 0660 mapping landed in the owner's ring.
+    let shared = std::fs::read(path(owner_uid, "shared", ObjectKind::Ring, "r")).unwrap();
+    let shared = String::from_utf8_lossy(&shared);
+    assert!(shared.contains("owner's shared") && shared.contains("member's write"));
     eprintln!(
         "permissions: owner uid {owner_uid}, stranger uid {stranger_uid}: 0600 closed to both, \
-         0660 open to the group member only, unlink refused to both, names never collide"
+         0660 open to the group member only (as \"<uid>:<fleet>\"), unlink refused to both, names never collide"
     );
 }

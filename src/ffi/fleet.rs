@@ -96,7 +96,9 @@ pub extern "C" fn orbit_fleet_options_init(opts: *mut orbit_fleet_options) {
 
 /// Joins `fleet` (creating its membership table if needed) and takes a node id.
 ///
-/// **Parameters**: `fleet`, a name matching `[A-Za-z0-9_.-]{1,48}`; `opts`,
+/// **Parameters**: `fleet`, a name matching `[A-Za-z0-9_.-]{1,48}` (the
+/// caller's own fleet), or `<uid>:<name>` for the fleet of another user who
+/// opened it to a group (mode 0660), e.g. `"1001:jobs"`; `opts`,
 /// NULL for defaults; `out`, receives the handle.
 /// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (name, label, options);
 /// `FULL` (every node id belongs to a live process); `PERMISSION`;
@@ -134,7 +136,8 @@ pub extern "C" fn orbit_fleet_join(
     })
 }
 
-/// Attaches to an existing fleet read-only, without taking a node id. Objects
+/// Attaches to an existing fleet read-only, without taking a node id (`fleet`
+/// as for `orbit_fleet_join`, so `<uid>:<name>` for another user's). Objects
 /// opened through an observer are never created (`NOT_EXIST`) and every
 /// mutation through them is `READ_ONLY`.
 ///

@@ -294,6 +294,10 @@ impl Fleet {
     /// Joins `fleet`, creating its table if needed, and takes a free node id
     /// (reclaiming the id of a dead process when no slot is free).
     ///
+    /// `fleet` is a bare name (`jobs`: the caller's own fleet, segments are
+    /// scoped by effective uid) or `<uid>:<name>` (`1001:jobs`: the fleet of
+    /// another user who opened it to a group with mode 0660).
+    ///
     /// Errors: `InvalidArgument` (name, label, options), `Full` (every node id
     /// belongs to a live process), `Permission`, `Incompatible`/`Corrupt` (a
     /// foreign file under the table's name).

@@ -39,7 +39,7 @@ use std::time::Duration;
 use crate::epoch::{Deadline, OrbitEpoch};
 use crate::error::{Error, Result};
 use crate::sync::{AtomicU64, Ordering};
-pub use name::{MAX_NAME_LEN, ObjectKind, SegmentName, validate_name};
+pub use name::{MAX_NAME_LEN, ObjectKind, SegmentName, split_owner, validate_name};
 
 /// `"ORBITSEG"` read as a little-endian u64: the ready value of `magic`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"ORBITSEG");

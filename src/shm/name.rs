@@ -40,6 +40,38 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Splits a fleet reference into (owner uid, bare fleet name).
+///
+/// Names are scoped by uid, so a bare name (`jobs`) means the fleet of the
+/// current effective uid. A process of another user reaches a fleet its owner
+/// opened to a group (mode 0660) as `<uid>:<fleet>` (`1001:jobs`), the way the
+/// segment appears in `/dev/shm` (`orbit:1001:jobs:…`). Only the uid form is
+/// accepted (no user names: resolving them would read `/etc/passwd` or NSS).
+pub fn split_owner(fleet: &str) -> Result<(u32, &str)> {
+    match fleet.split_once(':') {
+        None => {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            Ok((unsafe { libc::geteuid() }, fleet))
+        }
+        Some((uid, bare)) => {
+            let uid =
+                if !uid.is_empty() && uid.len() <= 10 && uid.bytes().all(|b| b.is_ascii_digit()) {
+                    uid.parse::<u32>().ok()
+                } else {
+                    None
+                };
+            match uid {
+                Some(uid) => Ok((uid, bare)),
+                None => Err(Error::InvalidArgument(format!(
+                    "fleet name {:?}: the only ':' allowed is in '<uid>:<fleet>' \
+                     (another user's fleet, uid in decimal)",
+                    truncate(fleet)
+                ))),
+            }
+        }
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
@@ -100,10 +132,12 @@ pub struct SegmentName {
 }
 
 impl SegmentName {
-    /// The name of the segment for (current effective uid, fleet, kind, name).
+    /// The name of the segment for (owner uid, fleet, kind, name), where
+    /// `fleet` is either a bare fleet name (owned by the current effective
+    /// uid) or `<uid>:<fleet>`, the fleet of another user (see
+    /// [`split_owner`]).
     pub fn new(fleet: &str, kind: ObjectKind, name: &str) -> Result<SegmentName> {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::geteuid() };
+        let (uid, fleet) = split_owner(fleet)?;
         SegmentName::for_uid(uid, fleet, kind, name)
     }
 
@@ -166,5 +200,27 @@ mod tests {
         assert_eq!(a.as_str(), "/orbit:1000:f:ring:r");
         assert_ne!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn another_users_fleet_is_named_by_uid() {
+        // SAFETY: geteuid has no preconditions.
+        let own = unsafe { libc::geteuid() };
+        assert_eq!(split_owner("jobs").unwrap(), (own, "jobs"));
+        assert_eq!(split_owner("1001:jobs").unwrap(), (1001, "jobs"));
+        let n = SegmentName::new("1001:jobs", ObjectKind::Ring, "r").unwrap();
+        assert_eq!(n.as_str(), "/orbit:1001:jobs:ring:r");
+        for bad in [
+            ":jobs",
+            "x:jobs",
+            "-1:jobs",
+            "99999999999:jobs",
+            "1:2:jobs",
+            "1001:",
+            "1001:a/b",
+        ] {
+            let e = SegmentName::new(bad, ObjectKind::Ring, "r").unwrap_err();
+            assert_eq!(e.status(), crate::Status::InvalidArgument, "{bad}");
+        }
     }
 }

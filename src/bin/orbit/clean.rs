@@ -47,12 +47,11 @@ the remaining processes are about to exit, or are stuck and will be restarted.",
 
 pub fn run(m: &Matches, out: &mut Out) -> CliResult {
     let fleet = m.pos[0].as_str();
-    crate::fail::check_name("fleet", fleet)?;
-    let uid = scan::current_uid();
-    let segments = scan::scan(uid, Some(fleet)).ctx("listing /dev/shm")?;
+    let (uid, bare) = crate::fail::check_fleet(fleet)?;
+    let segments = scan::scan(uid, Some(bare)).ctx("listing /dev/shm")?;
     if segments.is_empty() {
         return Err(CliError::not_found(format!(
-            "no fleet {fleet:?}: nothing named /dev/shm/orbit:{uid}:{fleet}:*"
+            "no fleet {fleet:?}: nothing named /dev/shm/orbit:{uid}:{bare}:*"
         )));
     }
     let mut users: Vec<String> = Vec::new();
@@ -73,7 +72,7 @@ pub fn run(m: &Matches, out: &mut Out) -> CliResult {
             }
         }
     }
-    let prefix = format!("/dev/shm/orbit:{uid}:{fleet}:");
+    let prefix = format!("/dev/shm/orbit:{uid}:{bare}:");
     for pid in mapping_pids(&prefix) {
         if pids.insert(pid) {
             users.push(format!("pid {pid} maps its segments"));

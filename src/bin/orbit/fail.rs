@@ -106,6 +106,15 @@ impl<T> Context<T> for orbit::Result<T> {
     }
 }
 
+/// Checks a fleet given on the command line: a bare name (the caller's own
+/// fleet) or `<uid>:<fleet>` (another user's fleet opened to a group).
+/// Returns the owner uid and the bare name.
+pub fn check_fleet(fleet: &str) -> CliResult<(u32, &str)> {
+    let (uid, bare) = orbit::shm::split_owner(fleet).map_err(|e| CliError::usage(e.to_string()))?;
+    check_name("fleet", bare)?;
+    Ok((uid, bare))
+}
+
 /// Checks a fleet or object name given on the command line (usage error).
 pub fn check_name(what: &str, name: &str) -> CliResult {
     orbit::shm::validate_name(what, name).map_err(|e| match e {

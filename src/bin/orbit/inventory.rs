@@ -19,9 +19,11 @@ use crate::fail::{CliError, CliResult, Context};
 
 /// The fleet's objects, opened read-only.
 pub struct Inventory {
-    /// The fleet's name.
+    /// The fleet as given (`jobs`, or `1001:jobs` for another user's).
     pub fleet: String,
-    /// The uid whose segments are listed.
+    /// The fleet's name without an owner prefix.
+    bare: String,
+    /// The uid whose segments are listed (the fleet's owner).
     pub uid: u32,
     observer: Option<Fleet>,
     /// (created_at_ms, creator_pid) of the membership table `observer` maps.
@@ -134,10 +136,11 @@ impl Inventory {
     /// an error here (its segments are still listed); a fleet with no
     /// segment at all is [`NOT_FOUND`](crate::fail::NOT_FOUND).
     pub fn open(fleet: &str) -> CliResult<Inventory> {
-        crate::fail::check_name("fleet", fleet)?;
+        let (uid, bare) = crate::fail::check_fleet(fleet)?;
         let mut inv = Inventory {
             fleet: fleet.to_string(),
-            uid: scan::current_uid(),
+            bare: bare.to_string(),
+            uid,
             observer: None,
             table: None,
             rings: BTreeMap::new(),
@@ -190,7 +193,7 @@ impl Inventory {
     fn no_such_fleet(&self) -> CliError {
         CliError::not_found(format!(
             "no fleet {:?}: nothing named /dev/shm/orbit:{}:{}:* (see `orbit ls`)",
-            self.fleet, self.uid, self.fleet
+            self.fleet, self.uid, self.bare
         ))
     }
 
@@ -200,14 +203,14 @@ impl Inventory {
             CliError::not_found(format!(
                 "fleet {:?} has no membership table (/dev/shm/orbit:{}:{}:fleet:members); \
                  its objects cannot be opened (`orbit clean {}` removes what is left)",
-                self.fleet, self.uid, self.fleet, self.fleet
+                self.fleet, self.uid, self.bare, self.fleet
             ))
         })
     }
 
     /// The fleet's segment files now.
     pub fn segments(&self) -> CliResult<Vec<SegmentFile>> {
-        scan::scan(self.uid, Some(&self.fleet)).ctx("listing /dev/shm")
+        scan::scan(self.uid, Some(&self.bare)).ctx("listing /dev/shm")
     }
 
     /// Reads members and every object's counters (objects named `only`, if

@@ -33,11 +33,13 @@ With a fleet that has no segment, exits 3.",
 };
 
 pub fn run(m: &Matches, out: &mut Out) -> CliResult {
-    let fleet = m.positional(0);
-    if let Some(f) = fleet {
-        crate::fail::check_name("fleet", f)?;
-    }
-    let uid = scan::current_uid();
+    let (uid, fleet) = match m.positional(0) {
+        Some(f) => {
+            let (uid, bare) = crate::fail::check_fleet(f)?;
+            (uid, Some(bare))
+        }
+        None => (scan::current_uid(), None),
+    };
     let segments = scan::scan(uid, fleet).ctx("listing /dev/shm")?;
     if let (Some(f), true) = (fleet, segments.is_empty()) {
         return Err(CliError::not_found(format!(
