@@ -108,7 +108,7 @@
 //! correctness; it then walks the log once to retire the `indexed` marks below
 //! the floor so that the `entries` statistic drops to what remains.
 
-use crate::sync::{AtomicU64, Ordering, fence, spin_hint};
+use crate::sync::{AtomicU64, Ordering, fence, load_bytes, spin_hint, store_bytes};
 
 /// Ways per bucket (the lock word takes the eighth word of the line).
 pub(crate) const WAYS: usize = 7;
@@ -383,25 +383,6 @@ fn lock_holder(w: u64) -> u32 {
     w as u32
 }
 
-/// Stores `src` into `words`, word by word, the last word zero-padded.
-#[inline]
-fn store_bytes(words: &[AtomicU64], src: &[u8]) {
-    let mut chunks = src.chunks_exact(8);
-    for (w, c) in words.iter().zip(&mut chunks) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut b = [0u8; 8];
-        b[..rest.len()].copy_from_slice(rest);
-        if let Some(w) = words.get(src.len() / 8) {
-            w.store(u64::from_le_bytes(b), Ordering::Relaxed);
-        }
-    }
-}
-
 /// Compares `words` (zero-padded) with `key`, loading each word once.
 #[inline]
 fn words_equal(words: &[AtomicU64], key: &[u8]) -> bool {
@@ -423,15 +404,6 @@ fn words_equal(words: &[AtomicU64], key: &[u8]) -> bool {
         }
     }
     true
-}
-
-/// Copies `out.len()` bytes from `words`.
-#[inline]
-fn load_bytes(words: &[AtomicU64], out: &mut [u8]) {
-    for (w, dst) in words.iter().zip(out.chunks_mut(8)) {
-        let b = w.load(Ordering::Relaxed).to_le_bytes();
-        dst.copy_from_slice(&b[..dst.len()]);
-    }
 }
 
 /// One seqlock read of the entry a way names.

@@ -51,7 +51,7 @@
 //! (or `s2 != s1`) means overwritten: lost. Anything smaller is pending (not
 //! yet written), never reported as lost unless its writer is dead.
 
-use crate::sync::{AtomicU32, AtomicU64, Ordering, fence, spin_hint};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, fence, load_bytes, spin_hint, store_bytes};
 
 /// Bytes of a slot before its payload.
 pub(crate) const SLOT_HEADER_SIZE: usize = std::mem::size_of::<SlotHeader>();
@@ -156,43 +156,6 @@ pub(crate) enum ReadOutcome {
     NotYet,
 }
 
-/// Stores `bytes` into `words` (little-endian, the last word zero-padded).
-/// `words.len() == bytes.len().div_ceil(8)`. Word-wise Relaxed atomic stores:
-/// they compile to plain moves, and a racing reader is told by the seqlock.
-#[inline]
-pub(crate) fn store_words(words: &[AtomicU64], bytes: &[u8]) {
-    let full = (bytes.len() / 8).min(words.len());
-    for (i, w) in words[..full].iter().enumerate() {
-        // SAFETY: i < bytes.len() / 8, so the 8 bytes at i*8 are inside `bytes`;
-        // read_unaligned accepts any alignment.
-        let v = unsafe { std::ptr::read_unaligned(bytes.as_ptr().add(i * 8).cast::<u64>()) };
-        w.store(u64::from_le(v), Ordering::Relaxed);
-    }
-    let tail = &bytes[full * 8..];
-    if let (false, Some(w)) = (tail.is_empty(), words.get(full)) {
-        let mut b = [0u8; 8];
-        b[..tail.len()].copy_from_slice(tail);
-        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
-    }
-}
-
-/// Loads `out.len()` bytes from `words` (the inverse of [`store_words`]).
-#[inline]
-pub(crate) fn load_words(words: &[AtomicU64], out: &mut [u8]) {
-    let full = (out.len() / 8).min(words.len());
-    for (i, w) in words[..full].iter().enumerate() {
-        let v = w.load(Ordering::Relaxed).to_le();
-        // SAFETY: i < out.len() / 8, so the 8 bytes at i*8 are inside `out`;
-        // write_unaligned accepts any alignment.
-        unsafe { std::ptr::write_unaligned(out.as_mut_ptr().add(i * 8).cast::<u64>(), v) };
-    }
-    let rest = out.len() - full * 8;
-    if let (true, Some(w)) = (rest > 0, words.get(full)) {
-        let b = w.load(Ordering::Relaxed).to_le_bytes();
-        out[full * 8..].copy_from_slice(&b[..rest]);
-    }
-}
-
 /// A view of one ring's memory.
 pub(crate) struct RingView {
     pub(crate) ctl: *const RingControl,
@@ -247,7 +210,7 @@ impl RingView {
     }
 
     #[inline]
-    fn payload_words(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
+    fn payload_bytes(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
         debug_assert!(words * 8 <= self.max_payload + 7);
         // SAFETY: the payload area of a slot holds round_up(max_payload, 8) bytes
         // of 8-aligned words right after the header; callers never ask for more.
@@ -403,10 +366,10 @@ impl RingView {
         slot.ver.store(ver, Ordering::Relaxed);
         slot.meta
             .store(total as u64 | ((kind as u64) << 32), Ordering::Relaxed);
-        let all_words = self.payload_words(slot, total.div_ceil(8));
+        let all_words = self.payload_bytes(slot, total.div_ceil(8));
         if let [one] = parts {
             // The common case (a ring write): a straight word copy.
-            store_words(all_words, one);
+            store_bytes(all_words, one);
             // Release: the commit, as below.
             slot.seq.store(2 * lap + 2, Ordering::Release);
             return;
@@ -500,7 +463,7 @@ impl RingView {
         let meta = slot.meta.load(Ordering::Relaxed);
         let len = (meta as u32 as usize).min(self.max_payload);
         let n = len.min(buf.len());
-        load_words(self.payload_words(slot, n.div_ceil(8)), &mut buf[..n]);
+        load_bytes(self.payload_bytes(slot, n.div_ceil(8)), &mut buf[..n]);
         // Acquire fence: pairs with the Release fence in `publish`; if any load
         // above saw a newer writer's store, the re-read below sees its odd seq.
         fence(Ordering::Acquire);
@@ -699,7 +662,7 @@ mod loom_models {
                 fence(Ordering::Release);
                 slot.ver.store(9, Ordering::Relaxed);
                 slot.meta.store(16, Ordering::Relaxed);
-                v.payload_words(slot, 1)[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
+                v.payload_bytes(slot, 1)[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
                 // "Killed" here: the second payload word and the commit never happen.
                 // Release: pairs with the Acquire in the liveness check below.
                 d1.store(true, Ordering::Release);
