@@ -17,7 +17,7 @@ n=${1:-20000}
 mkdir -p "$out"
 command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)" >&2; exit 1; }
 printf '%-10s %8s %12s %14s\n' transport size "Ir/message" "of it memcpy"
-for kind in copy orbit iceoryx2 kekbit; do
+for kind in ${KINDS:-copy orbit iceoryx2 kekbit}; do
   for size in 64 1024 8192; do
     f=$out/callgrind.$kind.$size
     valgrind --tool=callgrind --callgrind-out-file="$f" --collect-atstart=no \

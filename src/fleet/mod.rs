@@ -476,7 +476,10 @@ impl Fleet {
         if let Some(ring) = ring {
             Self::check_heartbeat_geometry(ring.geometry(), self.name())?;
             let mut cur = ring.cursor(From::Oldest);
-            let mut buf = [0u8; HEARTBEAT_PAYLOAD as usize];
+            // Sized by the ring, not by a heartbeat: a ring made with a larger
+            // `max_payload` (accepted above) may hold longer frames, which are
+            // skipped below instead of failing with `BufferTooSmall`.
+            let mut buf = vec![0u8; ring.geometry().max_payload() as usize];
             // Bounded: a busy fleet cannot keep us reading forever.
             for _ in 0..2 * HEARTBEAT_CAPACITY {
                 let Some(f) = cur.next_into(&mut buf)? else {
