@@ -8,7 +8,8 @@
 #                          a fleet of C, Python and Go processes, the leader killed with SIGKILL mid-run
 #   make test              what CI runs: fmt-check, clippy, rust-test, loom, c-test, c-test-valgrind,
 #                          c-test-drd, c-test-asan, cpp-test, py-test, go-test, crosslang, examples,
-#                          readme-check, cli-test, demo (it checks itself), fuzz-ci
+#                          readme-check, cli-test, demo (it checks itself), fuzz-ci,
+#                          bench-peers-quick (the peer harness runs; no number is judged)
 #   make fmt-check         cargo fmt --check
 #   make clippy            cargo clippy --all-targets -- -D warnings
 #   make rust-test         cargo test (every Rust test)
@@ -34,7 +35,8 @@
 #   make bench-peers       orbit against its peers (benches/peers, a crate of its own: iceoryx2, disruptor,
 #                          kekbit, unix socket, pipe, Redis, LMDB): results.json, PNG plots, the tables of
 #                          BENCHMARKS.md; installs redis-server (apt-get) and matplotlib (a venv) if missing
-#   make bench-peers-quick the same harness in quick mode (CI: checks that it runs, judges no numbers)
+#   make bench-peers-quick the same harness in quick mode (part of make test: every peer builds and every
+#                          measurement yields a result; judges no numbers)
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
 PREFIX ?= /usr/local
@@ -84,7 +86,7 @@ demo: stage
 	python3 examples/demo.py --stage $(STAGE) --bin $(BUILD)/demo $(DEMO_ARGS)
 
 test: fmt-check clippy rust-test loom c-test c-test-valgrind c-test-drd c-test-asan cpp-test py-test \
-      go-test crosslang examples readme-check cli-test demo fuzz-ci
+      go-test crosslang examples readme-check cli-test demo fuzz-ci bench-peers-quick
 	@echo "make test: all passed"
 
 # Bounded preemptions keep the exhaustive search to seconds (crossbeam does the same).
@@ -172,7 +174,7 @@ bench-peers: bench-peers-deps
 
 bench-peers-quick: bench-peers-deps
 	$(PEERS_BIN) --quick
-	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/quick.json --outdir $(BUILD)/bench-peers-quick
+	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/quick.json --check --outdir $(BUILD)/bench-peers-quick
 
 fmt-check:
 	$(CARGO) fmt --all --check

@@ -437,15 +437,35 @@ def markdown(data, images):
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 
+def check(data):
+    """The harness still works: every peer built and every row has a result."""
+    problems = [f"build failure: {b}" for b in data.get("build_failures", [])]
+    for suite in ("latency", "throughput", "fanout", "cache"):
+        for row in data.get(suite, []):
+            if "error" in row:
+                what = " ".join(str(row.get(k, "")) for k in ("transport", "size", "mode", "op", "writers", "readers")
+                                if row.get(k) is not None)
+                problems.append(f"{suite}: {what.strip()}: {row['error']}")
+    if not any(data.get(s) for s in ("latency", "throughput", "fanout", "cache")):
+        problems.append("no measurement at all")
+    if problems:
+        sys.exit("harness check failed:\n  " + "\n  ".join(problems))
+    print("harness check: every peer built, every measurement has a result")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("json", nargs="?", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                            "results", "results.json"))
     ap.add_argument("--outdir")
     ap.add_argument("--markdown")
+    ap.add_argument("--check", action="store_true",
+                    help="fail (exit 1) if a peer failed to build or any measurement has no result")
     a = ap.parse_args()
     with open(a.json) as f:
         data = json.load(f)
+    if a.check:
+        check(data)
     outdir = a.outdir or os.path.dirname(os.path.abspath(a.json))
     os.makedirs(outdir, exist_ok=True)
     images = plot_latency(data, outdir) + plot_throughput(data, outdir) + plot_fanout(data, outdir) \

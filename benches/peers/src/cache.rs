@@ -13,6 +13,7 @@ use crate::stats::round1;
 const KEYS: usize = 4096;
 const VALUE: [u8; 64] = [0x5A; 64];
 
+#[derive(Clone)]
 pub struct Ops {
     pub orbit: u64,
     pub redis: u64,

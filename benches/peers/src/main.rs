@@ -31,8 +31,11 @@ use serde_json::{Value, json};
 use ctl::{Job, Kind, run_name};
 use stats::{round1, round3, summary};
 
+#[derive(Clone)]
 struct Config {
     quick: bool,
+    /// Latency: interleaved blocks per (size, mode) (see `run_latency`).
+    blocks: u64,
     out: PathBuf,
     suites: Vec<String>,
     only: Option<Vec<Kind>>,
@@ -78,6 +81,9 @@ impl Config {
         let s = if quick { 20 } else { 1 };
         Config {
             quick,
+            blocks: value("--blocks")
+                .map(|b| b.parse().expect("--blocks N"))
+                .unwrap_or(if quick { 1 } else { 4 }),
             out,
             suites,
             only,
@@ -291,11 +297,41 @@ fn latency_samples(cfg: &Config, k: Kind, size: usize, paced: bool) -> (Vec<u64>
     }
 }
 
+/// One transport's samples of one (size, mode), gathered over the blocks.
+#[derive(Default)]
+struct Gathered {
+    samples: Vec<u64>,
+    lost: u64,
+    contention: f64,
+    attempts: u32,
+    seconds: f64,
+    blocks: u32,
+    error: Option<String>,
+}
+
+/// Latency rows. In a full run each (size, mode) is measured in `blocks`
+/// rounds, and every round runs every transport once with its share of the
+/// samples (transport order rotating from round to round): the hypervisor
+/// moves this VM's two vCPUs between physical cores every so often, which
+/// changes what a cache-line transfer costs by up to 5x, and interleaving
+/// spreads those changes over all transports instead of handing one
+/// placement to one transport.
 fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
+    let blocks = cfg.blocks.max(1);
     println!(
-        "\n== one-way latency across processes (ns); back-to-back: {} round trips, fixed rate: {} messages every {} ns",
+        "\n== one-way latency across processes (ns); back-to-back: {} round trips, fixed rate: {} messages every {} ns; \
+         {blocks} interleaved block(s)",
         cfg.rounds, cfg.paced, cfg.interval_ns
     );
+    let kinds: Vec<Kind> = LATENCY_KINDS.into_iter().filter(|k| cfg.wants(*k)).collect();
+    let block_cfg = Config {
+        rounds: cfg.rounds.div_ceil(blocks),
+        warm: cfg.warm.div_ceil(blocks),
+        paced: cfg.paced.div_ceil(blocks),
+        paced_warm: cfg.paced_warm.div_ceil(blocks),
+        cap_ns: cfg.cap_ns / blocks,
+        ..cfg.clone()
+    };
     for size in SIZES {
         for paced in [false, true] {
             let mode = if paced { "fixed-rate" } else { "back-to-back" };
@@ -304,55 +340,77 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                 "  {:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 "transport", "p50", "p90", "p99", "p99.9", "p99.99", "max"
             );
-            for k in LATENCY_KINDS {
-                if !cfg.wants(k) {
-                    continue;
+            let mut got: Vec<Gathered> = kinds.iter().map(|_| Gathered::default()).collect();
+            let mut background_busy = Vec::new();
+            for block in 0..blocks {
+                for i in 0..kinds.len() {
+                    let i = (i + block as usize) % kinds.len();
+                    let k = kinds[i];
+                    let g = &mut got[i];
+                    if g.error.is_some() {
+                        continue;
+                    }
+                    let what = format!("{} {size} B {mode}", k.name());
+                    background_busy.push(background(cfg));
+                    let t = Instant::now();
+                    let (r, contention, tries) = least_contended(cfg, &what, || {
+                        attempt(&what, || latency_samples(&block_cfg, k, size, paced))
+                    });
+                    g.seconds += t.elapsed().as_secs_f64();
+                    g.contention = g.contention.max(contention);
+                    g.attempts += tries;
+                    match r {
+                        Ok((s, lost)) => {
+                            g.samples.extend(s);
+                            g.lost += lost;
+                            g.blocks += 1;
+                        }
+                        Err(e) => g.error = Some(e),
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
                 }
-                let what = format!("{} {size} B {mode}", k.name());
+            }
+            for (k, g) in kinds.iter().zip(got) {
                 let mut row = json!({
                     "kind": k.key(), "transport": k.name(), "process_model": k.process_model(),
-                    "mode": mode, "size": size, "settings": settings(k, "latency"),
+                    "mode": mode, "size": size, "settings": settings(*k, "latency"),
+                    "blocks": g.blocks,
                 });
                 if paced {
                     row["interval_ns"] = json!(cfg.interval_ns);
                 }
-                row["background_cores_busy"] = json!(background(cfg));
-                let t = Instant::now();
-                let (r, contention, tries) = least_contended(cfg, &what, || {
-                    attempt(&what, || latency_samples(cfg, k, size, paced))
-                });
-                row["seconds"] = json!(round3(t.elapsed().as_secs_f64()));
-                row["contention_cores"] = json!(contention);
-                row["attempts"] = json!(tries);
-                match r {
-                    Ok((s, _)) if s.is_empty() => {
-                        row["error"] = json!("no samples");
-                    }
-                    Ok((mut s, lost)) => {
-                        let st = summary(&mut s, if paced { 1.0 } else { 0.5 });
-                        let f = |p: &str| st[p].as_f64().unwrap_or(f64::NAN);
-                        println!(
-                            "  {:<24} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}{}",
-                            k.name(),
-                            f("p50"),
-                            f("p90"),
-                            f("p99"),
-                            f("p99.9"),
-                            f("p99.99"),
-                            f("max"),
-                            if lost > 0 {
-                                format!("  ({lost} lost)")
-                            } else {
-                                String::new()
-                            }
-                        );
-                        row["stats"] = st;
-                        row["lost"] = json!(lost);
-                    }
-                    Err(e) => row["error"] = json!(e),
+                row["background_cores_busy"] =
+                    json!(background_busy.iter().cloned().fold(0.0, f64::max));
+                row["seconds"] = json!(round3(g.seconds));
+                row["contention_cores"] = json!(g.contention);
+                row["attempts"] = json!(g.attempts);
+                let mut s = g.samples;
+                if let Some(e) = g.error {
+                    row["error"] = json!(e);
+                } else if s.is_empty() {
+                    row["error"] = json!("no samples");
+                } else {
+                    let st = summary(&mut s, if paced { 1.0 } else { 0.5 });
+                    let f = |p: &str| st[p].as_f64().unwrap_or(f64::NAN);
+                    println!(
+                        "  {:<24} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1}{}",
+                        k.name(),
+                        f("p50"),
+                        f("p90"),
+                        f("p99"),
+                        f("p99.9"),
+                        f("p99.99"),
+                        f("max"),
+                        if g.lost > 0 {
+                            format!("  ({} lost)", g.lost)
+                        } else {
+                            String::new()
+                        }
+                    );
+                    row["stats"] = st;
+                    row["lost"] = json!(g.lost);
                 }
                 rows.push(row);
-                std::thread::sleep(Duration::from_millis(50));
             }
         }
     }
