@@ -33,8 +33,16 @@ fn run<L: Link>(job: &Job, n: u64) {
     let mut rx = L::finish_rx(pending, &ch);
     // Warm-up outside the profiled function: first-touch faults, lazy setup.
     profile_loop_warm::<L>(&mut tx, &mut rx, job.size);
+    let t = std::time::Instant::now();
     let got = profile_loop::<L>(&mut tx, &mut rx, n, job.size);
-    println!("{}: {} of {} messages received", job.kind.name(), got, n);
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    // The time is only meaningful outside valgrind (`profile.sh` runs both).
+    println!(
+        "{}: {} of {} messages received, {ns:.1} ns per send + receive",
+        job.kind.name(),
+        got,
+        n
+    );
     drop((tx, rx));
     L::cleanup(&ch);
 }
