@@ -101,6 +101,60 @@ func (c *Cache) Get(key []byte) (value []byte, meta CacheMeta, ok bool, err erro
 	return buf[:n:n], CacheMeta{uint64(m.version), uint64(m.expires_at_ms)}, true, nil
 }
 
+// GetBatch looks up every key in one cgo call (orbit_cache_get_batch) and
+// returns their values in key order: nil for a key absent, expired or evicted
+// (a present empty value is a non-nil empty slice). The values are copies
+// sharing one allocation. Each value is read atomically; the batch as a whole
+// is not a snapshot. No metadata: use Get for versions and expiry.
+func (c *Cache) GetBatch(keys [][]byte) ([][]byte, error) {
+	if c.h == nil {
+		return nil, ErrClosed
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	n := len(keys)
+	b := getScratch()
+	defer putScratch(b)
+	b.data, b.lens = b.data[:0], b.lens[:0]
+	for _, k := range keys {
+		b.data = append(b.data, k...)
+		b.lens = append(b.lens, C.size_t(len(k)))
+	}
+	if cap(b.vlens) < n {
+		b.vlens = make([]C.size_t, n)
+		b.statuses = make([]C.orbit_status, n)
+	}
+	vlens, statuses := b.vlens[:n], b.statuses[:n]
+	if need := n * c.maxValue; len(b.out) < need {
+		b.out = make([]byte, need)
+	}
+	var done C.size_t
+	var cerr *C.char
+	st := C.orbit_go_cache_get_batch(c.h, bytesPtr(b.data), &b.lens[0], C.size_t(n), bytesPtr(b.out), C.size_t(len(b.out)),
+		&vlens[0], &statuses[0], &done, &cerr)
+	runtime.KeepAlive(c)
+	if err := errFrom(st, "get batch", cerr); err != nil {
+		return nil, err
+	}
+	used := 0
+	for i := range vlens {
+		used += int(vlens[i])
+	}
+	block := make([]byte, used)
+	copy(block, b.out[:used])
+	vals := make([][]byte, n)
+	off := 0
+	for i := range vals {
+		if statuses[i] == C.ORBIT_STATUS_OK {
+			l := int(vlens[i])
+			vals[i] = block[off : off+l : off+l]
+			off += l
+		}
+	}
+	return vals, nil
+}
+
 func (c *Cache) kv(op string, key, val []byte, f func(k, v unsafe.Pointer) C.orbit_status) error {
 	if c.h == nil {
 		return ErrClosed
