@@ -192,3 +192,63 @@ func TestOtherABIVersionIsRefused(t *testing.T) {
 		t.Fatalf("the refusal does not name both versions:\n%s", out)
 	}
 }
+
+func TestBatchIntoCallerBuffers(t *testing.T) {
+	name := fleetName(t)
+	t.Cleanup(func() { _ = UnlinkCache(name, "c") })
+	f, _ := Join(name, nil)
+	defer f.Close()
+	r, err := f.OpenRing("r", &RingOptions{Capacity: 64, MaxPayload: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cur, _ := r.Cursor(FromOldest)
+	defer cur.Close()
+	if _, err := r.WriteBatch([][]byte{[]byte("a"), []byte("bb"), {}, []byte("dddd")}, 5); err != nil {
+		t.Fatal(err)
+	}
+	frames := make([]Frame, 3)
+	buf := make([]byte, 3*8)
+	if n, err := cur.NextBatchInto(frames, buf); n != 3 || err != nil || string(frames[1].Payload) != "bb" ||
+		len(frames[2].Payload) != 0 || frames[0].Kind != 5 || string(buf[:3]) != "abb" {
+		t.Fatalf("first: %d %v %+v", n, err, frames)
+	}
+	if n, err := cur.NextBatchInto(frames, buf[:2]); n != 0 || !errors.Is(err, StatusBufferTooSmall) {
+		t.Fatalf("too small: %d %v", n, err)
+	}
+	if n, err := cur.NextBatchInto(frames, buf); n != 1 || err != nil || string(frames[0].Payload) != "dddd" {
+		t.Fatalf("last: %d %v", n, err)
+	}
+	if n, err := cur.NextBatchInto(frames, buf); n != 0 || err != nil {
+		t.Fatalf("head: %d %v", n, err)
+	}
+
+	c, err := f.OpenCache("c", &CacheOptions{Capacity: 64, MaxKey: 8, MaxValue: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.Set([]byte("a"), []byte("1"), 0)
+	_ = c.Set([]byte("b"), []byte("22"), 0)
+	keys := [][]byte{[]byte("a"), []byte("x"), []byte("b")}
+	vals := make([][]byte, 3)
+	vbuf := make([]byte, 3*8)
+	if err := c.GetBatchInto(keys, vals, vbuf); err != nil || string(vals[0]) != "1" || vals[1] != nil || string(vals[2]) != "22" {
+		t.Fatalf("get into: %v %q", err, vals)
+	}
+	if err := c.GetBatchInto(keys, vals[:2], vbuf); !errors.Is(err, StatusInvalidArgument) {
+		t.Fatalf("short vals: %v", err)
+	}
+	if err := c.GetBatchInto(keys, vals, vbuf[:2]); !errors.Is(err, StatusBufferTooSmall) {
+		t.Fatalf("short buf: %v", err)
+	}
+	cur.Close()
+	c.Close()
+	if _, err := cur.NextBatchInto(frames, buf); err != ErrClosed {
+		t.Fatalf("closed cursor: %v", err)
+	}
+	if err := c.GetBatchInto(keys, vals, vbuf); err != ErrClosed {
+		t.Fatalf("closed cache: %v", err)
+	}
+}

@@ -281,6 +281,44 @@ func (c *Cursor) NextBatch(max int) ([]Frame, error) {
 	return out, nil
 }
 
+// NextBatchInto reads up to len(frames) available frames in one cgo call
+// without allocating: frames[:n] are filled and each Payload is a view into
+// buf (payloads packed back to back), valid until buf is next written. Size
+// buf as len(frames) times the ring's max payload and it never stops early
+// for room. n is 0 at the head; StatusBufferTooSmall when buf cannot hold
+// even the first frame.
+func (c *Cursor) NextBatchInto(frames []Frame, buf []byte) (int, error) {
+	if c.h == nil {
+		return 0, ErrClosed
+	}
+	max := len(frames)
+	if max == 0 {
+		return 0, nil
+	}
+	if len(c.frames) < max {
+		c.frames = make([]C.orbit_frame, max)
+	}
+	var n C.size_t
+	var cerr *C.char
+	st := C.orbit_go_cursor_next_batch(c.h, &c.frames[0], C.size_t(max), bytesPtr(buf), C.size_t(len(buf)), &n, &cerr)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(buf)
+	if st == C.ORBIT_STATUS_EMPTY {
+		return 0, nil
+	}
+	if err := errFrom(st, "next batch", cerr); err != nil {
+		return 0, err
+	}
+	off := 0
+	for i := range c.frames[:n] {
+		f := &c.frames[i]
+		l := int(f.len)
+		frames[i] = Frame{uint64(f.id), uint64(f.ver), uint64(f.lost), uint8(f.kind), buf[off : off+l : off+l]}
+		off += l
+	}
+	return int(n), nil
+}
+
 // Wait blocks until a frame is ready (true) or the timeout passes (false).
 func (c *Cursor) Wait(timeout time.Duration) (bool, error) {
 	if c.h == nil {
