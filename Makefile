@@ -37,6 +37,11 @@
 #                          BENCHMARKS.md; installs redis-server (apt-get) and matplotlib (a venv) if missing
 #   make bench-peers-quick the same harness in quick mode (part of make test: every peer builds and every
 #                          measurement yields a result; judges no numbers)
+#   make bench-bindings    per-call cost of every binding against the C ABI in one run: ring write, cursor
+#                          next, cache get, one call per op and batched, in C (the baseline), C++, Go and
+#                          Python, plus Python Cache.get against redis-py to a redis-server it starts on
+#                          loopback (benches/bindings): results.json and the bindings section of BENCHMARKS.md;
+#                          installs redis-server (apt-get) and redis-py (the py-test venv) if missing
 #   make clean             remove build/ and stage/ (cargo's target/ stays)
 
 PREFIX ?= /usr/local
@@ -58,7 +63,7 @@ STAGE_CFLAGS = $$($(STAGE_PKG_CONFIG) --cflags --libs orbit) -Wl,-rpath,$$($(STA
 .PHONY: build install stage demo test fmt-check clippy rust-test c-test c-test-valgrind \
         c-test-build c-test-asan c-test-drd clean loom py-venv py-test go-test cpp-test crosslang \
         examples readme-check cli-test bench fuzz fuzz-build fuzz-ci soak bench-peers bench-peers-quick \
-        bench-peers-deps
+        bench-peers-deps bench-redis-server bench-bindings bench-bindings-deps
 
 build:
 	$(CONFIGURE) -S . -B $(BUILD)/stage -DCMAKE_INSTALL_PREFIX=$(STAGE)
@@ -162,8 +167,10 @@ PEERS_BIN := $(PEERS)/target/release/orbit-peers
 PEERS_VENV := $(PEERS)/.venv
 APT_GET = $$(command -v sudo) apt-get
 
-bench-peers-deps:
+bench-redis-server:
 	command -v redis-server >/dev/null || { $(APT_GET) update -qq && $(APT_GET) install -y -qq redis-server; }
+
+bench-peers-deps: bench-redis-server
 	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -c 'import matplotlib' 2>/dev/null || $(PEERS_VENV)/bin/pip install --quiet matplotlib
 	cd $(PEERS) && $(CARGO) build --release -j2
@@ -175,6 +182,22 @@ bench-peers: bench-peers-deps
 bench-peers-quick: bench-peers-deps
 	$(PEERS_BIN) --quick
 	$(PEERS_VENV)/bin/python $(PEERS)/plot.py $(PEERS)/results/quick.json --check --outdir $(BUILD)/bench-peers-quick
+
+# One binary per language built against the stage (optimised, like a user's
+# build); run.py interleaves them and takes medians, table.py writes the table.
+BB := $(BUILD)/bench-bindings
+bench-bindings-deps: bench-redis-server py-venv
+	$(PY_VENV)/bin/python -c 'import redis' 2>/dev/null || $(PY_VENV)/bin/pip install --quiet 'redis>=5,<6'
+
+bench-bindings: bench-bindings-deps
+	mkdir -p $(BB)
+	$(CC) -O2 $(STRICT_C) -o $(BB)/bench_c benches/bindings/bench.c $(STAGE_CFLAGS)
+	$(CXX) -O2 $(STRICT_CXX) -o $(BB)/bench_cpp benches/bindings/bench.cpp $(STAGE_CFLAGS)
+	cd benches/bindings/go && $(GO_ENV) go vet . && $(GO_BUILD_ENV) go build -o $(CURDIR)/$(BB)/bench_go .
+	$(PY_ENV) $(PY_VENV)/bin/python benches/bindings/run.py --c $(BB)/bench_c --cpp $(BB)/bench_cpp \
+	  --go $(BB)/bench_go --python "$(PY_VENV)/bin/python benches/bindings/bench_py.py" \
+	  --redis-server $$(command -v redis-server) --out benches/bindings/results.json $(BENCH_BINDINGS_ARGS)
+	$(PY_VENV)/bin/python benches/bindings/table.py benches/bindings/results.json --markdown BENCHMARKS.md
 
 fmt-check:
 	$(CARGO) fmt --all --check

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -462,6 +463,123 @@ static void test_wrong_handle_type_is_refused(void) {
     CHECK_OK(orbit_fleet_unlink(fleet));
 }
 
+/* The batch functions: NULL for every pointer, zero counts, oversized payloads
+ * and keys, impossible counts, too-small buffers and wrong handles. Refused
+ * calls write and consume nothing. Ring: max payload 32. */
+static void test_batch_functions(void) {
+    char fleet[49];
+    orbit_fleet *f = join(fleet, "batch");
+    orbit_ring *r = open_ring(f, "r");
+    orbit_cursor *c = NULL;
+    orbit_cache *cache = NULL;
+    orbit_cache_options co;
+    orbit_ring_info info;
+    orbit_frame frames[8];
+    unsigned char buf[64], big[64] = {0};
+    const size_t lens[2] = {3, 5}, zero_lens[2] = {0, 0}, over[3] = {1, 33, 1}, klens[3] = {2, 2, 2};
+    const size_t huge_klens[2] = {SIZE_MAX, 2};
+    size_t vlens[3], written = 99, n = 99, done = 99;
+    orbit_status found[3] = {-1, -1, -1};
+    uint64_t ids[2] = {0, 0};
+
+    CHECK_OK(orbit_cursor_open(r, ORBIT_FROM_OLDEST, &c));
+
+    /* orbit_ring_write_batch */
+    CHECK_STATUS(orbit_ring_write_batch(NULL, 0, 0, "abcdefgh", lens, 2, NULL, &written),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_EQ(written, 0);
+    CHECK_STATUS(orbit_ring_write_batch(r, 0, 0, "abcdefgh", lens, 2, NULL, NULL), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_ring_write_batch(r, 0, 0, "abcdefgh", NULL, 2, NULL, &written), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_ring_write_batch(r, 0, 0, NULL, lens, 2, NULL, &written), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_ring_write_batch(r, 0, 0, big, over, 3, NULL, &written), ORBIT_STATUS_TOO_LARGE);
+    CHECK_ERROR_MENTIONS("33");
+    CHECK_STATUS(orbit_ring_write_batch(r, 0, 0, big, lens, SIZE_MAX, NULL, &written),
+                 ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(orbit_ring_write_batch((orbit_ring *)f, 0, 0, "abcdefgh", lens, 2, NULL, &written),
+                 ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(orbit_ring_stat(r, &info));
+    CHECK_EQ(info.head, 0); /* nothing written by the refused calls */
+    CHECK_OK(orbit_ring_write_batch(r, 0, 0, NULL, NULL, 0, NULL, &written));
+    CHECK_EQ(written, 0);
+    CHECK_OK(orbit_ring_write_batch(r, 0, 0, NULL, zero_lens, 2, NULL, &written));
+    CHECK_EQ(written, 2);
+    CHECK_OK(orbit_ring_write_batch(r, 4, 5, "abcdefgh", lens, 2, ids, &written));
+    CHECK_EQ(written, 2);
+    CHECK(ids[1] > ids[0]);
+
+    /* orbit_cursor_next_batch: two empty frames, "abc", "defgh" */
+    CHECK_STATUS(orbit_cursor_next_batch(NULL, frames, 8, buf, sizeof buf, &n), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_EQ(n, 0);
+    CHECK_STATUS(orbit_cursor_next_batch(c, NULL, 8, buf, sizeof buf, &n), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cursor_next_batch(c, frames, 8, NULL, sizeof buf, &n), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cursor_next_batch(c, frames, 8, buf, sizeof buf, NULL), ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cursor_next_batch(c, frames, SIZE_MAX, buf, sizeof buf, &n), ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(orbit_cursor_next_batch((orbit_cursor *)r, frames, 8, buf, sizeof buf, &n),
+                 ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(orbit_cursor_next_batch(c, NULL, 0, buf, sizeof buf, &n));
+    CHECK_EQ(n, 0);
+    CHECK_OK(orbit_cursor_next_batch(c, frames, 3, buf, 2, &n)); /* "abc" does not fit: stops before it */
+    CHECK_EQ(n, 2);
+    CHECK_STATUS(orbit_cursor_next_batch(c, frames, 8, buf, 2, &n), ORBIT_STATUS_BUFFER_TOO_SMALL);
+    CHECK_EQ(frames[0].len, 3);
+    CHECK_OK(orbit_cursor_next_batch(c, frames, 8, buf, sizeof buf, &n));
+    CHECK_EQ(n, 2);
+    CHECK_EQ(frames[1].ver, 5);
+    CHECK(memcmp(buf, "abcdefgh", 8) == 0);
+    CHECK_STATUS(orbit_cursor_next_batch(c, frames, 8, buf, sizeof buf, &n), ORBIT_STATUS_EMPTY);
+
+    /* orbit_cache_get_batch: max key 8 */
+    orbit_cache_options_init(&co);
+    co.max_key = 8;
+    co.max_value = 8;
+    CHECK_OK(orbit_cache_open(f, "c", &co, &cache));
+    CHECK_OK(orbit_cache_set(cache, "k1", 2, "one", 3, 0));
+    CHECK_STATUS(orbit_cache_get_batch(NULL, "k1zzk1", klens, 3, buf, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_EQ(done, 0);
+    CHECK_STATUS(orbit_cache_get_batch(cache, NULL, klens, 3, buf, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", NULL, 3, buf, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, NULL, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, buf, sizeof buf, NULL, found, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, buf, sizeof buf, vlens, NULL, &done),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, buf, sizeof buf, vlens, found, NULL),
+                 ORBIT_STATUS_NULL_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", huge_klens, 2, buf, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(orbit_cache_get_batch((orbit_cache *)r, "k1zzk1", klens, 3, buf, sizeof buf, vlens, found, &done),
+                 ORBIT_STATUS_INVALID_ARGUMENT);
+    CHECK_EQ(found[0], (orbit_status)-1); /* refused calls write no results */
+    CHECK_OK(orbit_cache_get_batch(cache, NULL, NULL, 0, NULL, 0, NULL, NULL, &done));
+    CHECK_EQ(done, 0);
+    CHECK_OK(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, buf, sizeof buf, vlens, found, &done));
+    CHECK_EQ(done, 3);
+    CHECK_STATUS(found[0], ORBIT_STATUS_OK);
+    CHECK_STATUS(found[1], ORBIT_STATUS_NOT_FOUND);
+    CHECK_EQ(vlens[2], 3);
+    CHECK(memcmp(buf, "oneone", 6) == 0);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1123456789", (const size_t[]){2, 9}, 2, buf, sizeof buf, vlens,
+                                       found, &done),
+                 ORBIT_STATUS_TOO_LARGE);
+    CHECK_EQ(done, 1);
+    CHECK_STATUS(orbit_cache_get_batch(cache, "k1zzk1", klens, 3, buf, 5, vlens, found, &done),
+                 ORBIT_STATUS_BUFFER_TOO_SMALL);
+    CHECK_EQ(done, 2);
+    CHECK_EQ(vlens[2], 3);
+
+    orbit_cache_free(cache);
+    orbit_cursor_free(c);
+    orbit_ring_free(r);
+    orbit_fleet_free(f);
+    CHECK_OK(orbit_cache_unlink(fleet, "c"));
+    CHECK_OK(orbit_ring_unlink(fleet, "r"));
+    CHECK_OK(orbit_fleet_unlink(fleet));
+}
+
 int main(int argc, char **argv) {
     t_init(argc, argv, "bad_input");
     RUN(test_null_arguments);
@@ -472,5 +590,6 @@ int main(int argc, char **argv) {
     RUN(test_parents_may_be_freed_first);
     RUN(test_double_free_is_harmless);
     RUN(test_wrong_handle_type_is_refused);
+    RUN(test_batch_functions);
     return t_done();
 }

@@ -756,6 +756,40 @@ orbit_status orbit_cache_get(const orbit_cache *c,
                              struct orbit_cache_meta *meta);
 
 /**
+ * Looks up `count` keys in one call, as `count` calls of `orbit_cache_get`
+ * would. Keys are packed back to back in `keys` (key `i` is the `klens[i]`
+ * bytes after key `i-1`); the values found are packed back to back into
+ * `buf` in key order (a miss takes no room). Size `cap` as
+ * `count * max_value` and it is never too small.
+ *
+ * **Parameters**: `keys`/`klens`/`count`, the packed keys and their lengths
+ * (NULL allowed only when `count` is 0; `count` 0 looks nothing up and
+ * returns `OK`); `buf`/`cap`, the value buffer (NULL allowed when `cap` is
+ * 0); `vlens`, an array of `count` receiving each value's length (0 for a
+ * miss); `statuses`, an array of `count` receiving `OK` (hit) or `NOT_FOUND`
+ * per key; `out_done`, receives how many keys were looked up.
+ * **Returns** `OK` (every key looked up: `*out_done == count`);
+ * `NULL_ARGUMENT`; `INVALID_ARGUMENT` (a zero-length key, lengths whose sum
+ * overflows, a misaligned array); `TOO_LARGE` (a key over `max_key`);
+ * `BUFFER_TOO_SMALL` (the value of key `*out_done` does not fit in what is
+ * left of `buf`; `vlens[*out_done]` is its length). On a failure the
+ * results of the first `*out_done` keys are valid and the rest untouched.
+ * No metadata (version, expiry) is returned: use `orbit_cache_get`.
+ * **Ownership**: nothing is retained after the call.
+ * **Thread safety**: any thread; lock-free, no allocation, lock or syscall.
+ * Each key is read atomically, the batch as a whole is not a snapshot.
+ */
+orbit_status orbit_cache_get_batch(const orbit_cache *c,
+                                   const void *keys,
+                                   const size_t *klens,
+                                   size_t count,
+                                   void *buf,
+                                   size_t cap,
+                                   size_t *vlens,
+                                   orbit_status *statuses,
+                                   size_t *out_done);
+
+/**
  * Whether `key` is present, without copying its value or counting a hit.
  *
  * **Returns** `OK` (present); `NOT_FOUND`; `NULL_ARGUMENT`;
@@ -1197,6 +1231,40 @@ orbit_status orbit_ring_write(orbit_ring *r,
                               uint64_t *out_id);
 
 /**
+ * Appends `count` frames in one call, as `count` calls of `orbit_ring_write`
+ * with the same `frame_kind` and `ver` would. Payloads are packed back to
+ * back in `data`: frame `i` is the `lens[i]` bytes that follow frame `i-1`'s.
+ * For callers whose per-call cost dominates (Python, Go): one boundary
+ * crossing for the whole batch.
+ *
+ * **Parameters**: `data`, the packed payloads (NULL allowed only when every
+ * length is 0); `lens`, `count` payload lengths (NULL allowed only when
+ * `count` is 0); `count`, 0 writes nothing and returns `OK`; `out_ids`,
+ * NULL or an array of `count` that receives each written frame's NetId64;
+ * `out_written`, receives how many frames were written (0 on failure before
+ * the first).
+ * **Returns** `OK` (all `count` written); `NULL_ARGUMENT`; `TOO_LARGE` (a
+ * length over `max_payload`: every length is checked first, so nothing is
+ * written); `INVALID_ARGUMENT` (lengths whose sum overflows, a misaligned
+ * array, a freed handle, a fleet handle inherited through `fork()`);
+ * `READ_ONLY` (observer; nothing written). Should a write fail after others
+ * succeeded, the status is that failure's and `*out_written` counts the
+ * frames written before it.
+ * **Ownership**: nothing is retained after the call.
+ * **Thread safety**: any thread; frames of other writers may interleave with
+ * the batch's. Lock-free, no allocation, no syscall unless a reader is
+ * blocked in `orbit_cursor_wait`.
+ */
+orbit_status orbit_ring_write_batch(orbit_ring *r,
+                                    uint8_t frame_kind,
+                                    uint64_t ver,
+                                    const void *data,
+                                    const size_t *lens,
+                                    size_t count,
+                                    uint64_t *out_ids,
+                                    size_t *out_written);
+
+/**
  * Reads the frame with id `id` if the ring still holds it.
  *
  * **Parameters**: `out` receives the metadata; `buf`/`cap` the payload
@@ -1255,6 +1323,34 @@ orbit_status orbit_cursor_open(const orbit_ring *r, orbit_from from, orbit_curso
  * allocation, lock or syscall.
  */
 orbit_status orbit_cursor_next(orbit_cursor *c, struct orbit_frame *out, void *buf, size_t cap);
+
+/**
+ * Reads up to `max` frames in one call, as repeated `orbit_cursor_next`
+ * would: metadata into `frames`, payloads packed back to back into `buf`
+ * (frame `i`'s payload starts where frame `i-1`'s ends). Stops early at the
+ * head, or before a frame whose payload does not fit in what is left of
+ * `buf` (that frame stays unread). Size `cap` as `max * max_payload` and it
+ * never stops early for room.
+ *
+ * **Parameters**: `frames`, an array of `max` (NULL allowed only when `max`
+ * is 0); `buf`/`cap`, the payload buffer (NULL allowed when `cap` is 0);
+ * `out_count`, receives the number of frames read.
+ * **Returns** `OK` (`*out_count` frames read, at least one, or none when
+ * `max` is 0); `EMPTY` (nothing new); `BUFFER_TOO_SMALL` (the first frame
+ * alone does not fit: `frames[0].len` is the length needed, nothing is
+ * consumed); `NULL_ARGUMENT`; `INVALID_ARGUMENT` (impossible `max` or
+ * `cap`, misaligned `frames`). A failure after some frames were read ends the
+ * batch with `OK` and those frames; the next call reports it.
+ * **Ownership**: nothing is retained after the call.
+ * **Thread safety**: one thread at a time per cursor; no allocation, lock or
+ * syscall.
+ */
+orbit_status orbit_cursor_next_batch(orbit_cursor *c,
+                                     struct orbit_frame *frames,
+                                     size_t max,
+                                     void *buf,
+                                     size_t cap,
+                                     size_t *out_count);
 
 /**
  * Blocks until `orbit_cursor_next` has something to return, at most

@@ -698,3 +698,385 @@ fn status_str_covers_every_code() {
     assert_eq!(v, orbit::VERSION);
     assert_eq!(orbit_abi_version(), orbit::ABI_VERSION);
 }
+
+/// The batch functions: NULL for every pointer, zero counts, oversized
+/// payloads and keys, impossible counts, misaligned arrays, too-small
+/// buffers and handles of the wrong type. Refused calls write and consume
+/// nothing.
+#[test]
+fn batch_functions_refuse_bad_input() {
+    let fx = Fx::new("ffibatch");
+    let data = b"abcdefgh";
+    let dp: *const c_void = data.as_ptr().cast();
+    let lens = [3usize, 5];
+    let mut ids = [0u64; 2];
+    let mut written = 99usize;
+    let head = || {
+        let mut i = orbit_ring_info::default();
+        assert_eq!(orbit_ring_stat(fx.r, &mut i), Status::Ok);
+        i.head
+    };
+    let head0 = head();
+
+    // orbit_ring_write_batch.
+    let wb = |r, d, l: *const usize, n, ids: *mut u64, w: *mut usize| {
+        orbit_ring_write_batch(r, 1, 2, d, l, n, ids, w)
+    };
+    assert_err(
+        wb(null_mut(), dp, lens.as_ptr(), 2, null_mut(), &mut written),
+        Status::NullArgument,
+    );
+    assert_eq!(written, 0, "*out_written cleared on failure");
+    assert_err(
+        wb(fx.r, dp, lens.as_ptr(), 2, null_mut(), null_mut()),
+        Status::NullArgument,
+    );
+    assert_err(
+        wb(fx.r, dp, null(), 2, null_mut(), &mut written),
+        Status::NullArgument,
+    );
+    assert_err(
+        wb(fx.r, null(), lens.as_ptr(), 2, null_mut(), &mut written),
+        Status::NullArgument,
+    );
+    // Zero frames: nothing to read, NULL arrays allowed.
+    assert_eq!(
+        wb(fx.r, null(), null(), 0, null_mut(), &mut written),
+        Status::Ok
+    );
+    assert_eq!(written, 0);
+    // Empty payloads only: NULL data allowed.
+    assert_eq!(
+        wb(
+            fx.r,
+            null(),
+            [0usize, 0].as_ptr(),
+            2,
+            null_mut(),
+            &mut written
+        ),
+        Status::Ok
+    );
+    assert_eq!((written, head()), (2, head0 + 2));
+    // One payload over max_payload (64): nothing written at all.
+    let big = [0u8; 200];
+    assert_err(
+        wb(
+            fx.r,
+            big.as_ptr().cast(),
+            [1usize, 65, 1].as_ptr(),
+            3,
+            null_mut(),
+            &mut written,
+        ),
+        Status::TooLarge,
+    );
+    assert!(last_error().contains("65"), "{}", last_error());
+    assert_eq!((written, head()), (0, head0 + 2));
+    // Lengths whose sum overflows, impossible counts, a misaligned array.
+    assert_err(
+        wb(
+            fx.r,
+            dp,
+            [64usize; 4].as_ptr(),
+            usize::MAX / 4,
+            null_mut(),
+            &mut written,
+        ),
+        Status::InvalidArgument,
+    );
+    let raw = [0usize; 3];
+    let misaligned = raw.as_ptr().cast::<u8>().wrapping_add(1).cast::<usize>();
+    assert_err(
+        wb(fx.r, dp, misaligned, 2, null_mut(), &mut written),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        wb(
+            fx.r,
+            dp,
+            lens.as_ptr(),
+            2,
+            ids.as_mut_ptr().cast::<u8>().wrapping_add(1).cast(),
+            &mut written,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_eq!(head(), head0 + 2, "refused batches write nothing");
+    assert_err(
+        wb(
+            fx.f as *mut orbit_ring,
+            dp,
+            lens.as_ptr(),
+            2,
+            null_mut(),
+            &mut written,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_eq!(
+        wb(fx.r, dp, lens.as_ptr(), 2, ids.as_mut_ptr(), &mut written),
+        Status::Ok
+    );
+    assert_eq!((written, ids[0] >> 56, ids[1] > ids[0]), (2, 3, true));
+
+    // orbit_cursor_next_batch: 5 frames now ("hello", two empty, "abc", "defgh").
+    let mut frames = [orbit_frame::default(); 8];
+    let mut buf = [0u8; 64];
+    let bufp: *mut c_void = buf.as_mut_ptr().cast();
+    let mut n = 99usize;
+    assert_err(
+        orbit_cursor_next_batch(null_mut(), frames.as_mut_ptr(), 8, bufp, 64, &mut n),
+        Status::NullArgument,
+    );
+    assert_eq!(n, 0, "*out_count cleared on failure");
+    assert_err(
+        orbit_cursor_next_batch(fx.c, null_mut(), 8, bufp, 64, &mut n),
+        Status::NullArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, null_mut(), 64, &mut n),
+        Status::NullArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, 64, null_mut()),
+        Status::NullArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), usize::MAX, bufp, 64, &mut n),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, usize::MAX, &mut n),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(
+            fx.c,
+            frames.as_mut_ptr().cast::<u8>().wrapping_add(4).cast(),
+            8,
+            bufp,
+            64,
+            &mut n,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        orbit_cursor_next_batch(
+            fx.r as *mut orbit_cursor,
+            frames.as_mut_ptr(),
+            8,
+            bufp,
+            64,
+            &mut n,
+        ),
+        Status::InvalidArgument,
+    );
+    // max 0: nothing read, NULL frames allowed.
+    assert_eq!(
+        orbit_cursor_next_batch(fx.c, null_mut(), 0, bufp, 64, &mut n),
+        Status::Ok
+    );
+    assert_eq!(n, 0);
+    // The first frame does not fit: the length needed, nothing consumed.
+    assert_err(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, 4, &mut n),
+        Status::BufferTooSmall,
+    );
+    assert_eq!((n, frames[0].len), (0, 5));
+    // Room for "hello" and the empty frames only: stops before "abc".
+    assert_eq!(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, 7, &mut n),
+        Status::Ok
+    );
+    assert_eq!(
+        (n, frames[0].id, &buf[..5]),
+        (3, fx.first_id, &b"hello"[..])
+    );
+    assert_eq!(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, 64, &mut n),
+        Status::Ok
+    );
+    assert_eq!(
+        (n, frames[0].len, frames[1].len, &buf[..8]),
+        (2, 3, 5, &data[..])
+    );
+    assert_eq!(
+        orbit_cursor_next_batch(fx.c, frames.as_mut_ptr(), 8, bufp, 64, &mut n),
+        Status::Empty
+    );
+    assert_eq!(n, 0);
+
+    // orbit_cache_get_batch.
+    let cname = cs("c");
+    let mut co: orbit_cache_options =
+        // SAFETY: all-zero is a valid orbit_cache_options (integers and arrays).
+        unsafe { std::mem::zeroed() };
+    orbit_cache_options_init(&mut co);
+    co.max_key = 8;
+    co.max_value = 8;
+    let mut cache = sentinel();
+    assert_eq!(
+        orbit_cache_open(fx.f, cname.as_ptr(), &co, &mut cache),
+        Status::Ok
+    );
+    assert_eq!(
+        orbit_cache_set(
+            cache,
+            b"k1".as_ptr().cast(),
+            2,
+            b"one".as_ptr().cast(),
+            3,
+            0
+        ),
+        Status::Ok
+    );
+    let keys = b"k1zzk1";
+    let kp: *const c_void = keys.as_ptr().cast();
+    let klens = [2usize, 2, 2];
+    let mut vlens = [9usize; 3];
+    let mut st = [Status::Panic; 3];
+    let mut vals = [0u8; 24];
+    let vp: *mut c_void = vals.as_mut_ptr().cast();
+    let mut done = 99usize;
+    let gb = |c, k, kl: *const usize, n, b, cap, vl: *mut usize, s: *mut Status, d: *mut usize| {
+        orbit_cache_get_batch(c, k, kl, n, b, cap, vl, s, d)
+    };
+    let (kl, vl, sp) = (klens.as_ptr(), vlens.as_mut_ptr(), st.as_mut_ptr());
+    assert_err(
+        gb(null(), kp, kl, 3, vp, 24, vl, sp, &mut done),
+        Status::NullArgument,
+    );
+    assert_eq!(done, 0, "*out_done cleared on failure");
+    assert_err(
+        gb(cache, null(), kl, 3, vp, 24, vl, sp, &mut done),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, null(), 3, vp, 24, vl, sp, &mut done),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, 3, null_mut(), 24, vl, sp, &mut done),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, 3, vp, 24, null_mut(), sp, &mut done),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, 3, vp, 24, vl, null_mut(), &mut done),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, 3, vp, 24, vl, sp, null_mut()),
+        Status::NullArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, usize::MAX, vp, 24, vl, sp, &mut done),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        gb(cache, kp, kl, 3, vp, usize::MAX, vl, sp, &mut done),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        gb(
+            cache,
+            kp,
+            [usize::MAX, 2, 2].as_ptr(),
+            3,
+            vp,
+            24,
+            vl,
+            sp,
+            &mut done,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        gb(
+            fx.r as *const orbit_cache,
+            kp,
+            kl,
+            3,
+            vp,
+            24,
+            vl,
+            sp,
+            &mut done,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_eq!(st, [Status::Panic; 3], "refused calls write no results");
+    // Zero keys: NULL arrays allowed.
+    assert_eq!(
+        gb(
+            cache,
+            null(),
+            null(),
+            0,
+            null_mut(),
+            0,
+            null_mut(),
+            null_mut(),
+            &mut done
+        ),
+        Status::Ok
+    );
+    assert_eq!(done, 0);
+    assert_eq!(gb(cache, kp, kl, 3, vp, 24, vl, sp, &mut done), Status::Ok);
+    assert_eq!(
+        (done, st, vlens, &vals[..6]),
+        (
+            3,
+            [Status::Ok, Status::NotFound, Status::Ok],
+            [3, 0, 3],
+            &b"oneone"[..]
+        )
+    );
+    // A bad key part-way: the keys before it are done, the status says why.
+    let mut st = [Status::Panic; 3];
+    let sp = st.as_mut_ptr();
+    assert_err(
+        gb(
+            cache,
+            b"k1123456789".as_ptr().cast(),
+            [2usize, 9, 0].as_ptr(),
+            3,
+            vp,
+            24,
+            vl,
+            sp,
+            &mut done,
+        ),
+        Status::TooLarge,
+    );
+    assert_eq!((done, st[0], st[1]), (1, Status::Ok, Status::Panic));
+    assert_err(
+        gb(
+            cache,
+            kp,
+            [2usize, 0].as_ptr(),
+            2,
+            vp,
+            24,
+            vl,
+            sp,
+            &mut done,
+        ),
+        Status::InvalidArgument,
+    );
+    assert_eq!(done, 1, "a zero-length key is refused");
+    // A value that does not fit in what is left of buf: its length, done before it.
+    assert_err(
+        gb(cache, kp, kl, 3, vp, 5, vl, sp, &mut done),
+        Status::BufferTooSmall,
+    );
+    assert_eq!((done, vlens[2]), (2, 3));
+    orbit_cache_free(cache);
+    assert_eq!(
+        orbit_cache_unlink(fx.name.as_ptr(), cname.as_ptr()),
+        Status::Ok
+    );
+}

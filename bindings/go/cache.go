@@ -8,6 +8,7 @@ package orbit
 import "C"
 
 import (
+	"fmt"
 	"runtime"
 	"unsafe"
 )
@@ -99,6 +100,110 @@ func (c *Cache) Get(key []byte) (value []byte, meta CacheMeta, ok bool, err erro
 		return nil, meta, false, err
 	}
 	return buf[:n:n], CacheMeta{uint64(m.version), uint64(m.expires_at_ms)}, true, nil
+}
+
+// GetBatch looks up every key in one cgo call (orbit_cache_get_batch) and
+// returns their values in key order: nil for a key absent, expired or evicted
+// (a present empty value is a non-nil empty slice). The values are copies
+// sharing one allocation. Each value is read atomically; the batch as a whole
+// is not a snapshot. No metadata: use Get for versions and expiry.
+func (c *Cache) GetBatch(keys [][]byte) ([][]byte, error) {
+	if c.h == nil {
+		return nil, ErrClosed
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	n := len(keys)
+	b := getScratch()
+	defer putScratch(b)
+	b.data, b.lens = b.data[:0], b.lens[:0]
+	for _, k := range keys {
+		b.data = append(b.data, k...)
+		b.lens = append(b.lens, C.size_t(len(k)))
+	}
+	if cap(b.vlens) < n {
+		b.vlens = make([]C.size_t, n)
+		b.statuses = make([]C.orbit_status, n)
+	}
+	vlens, statuses := b.vlens[:n], b.statuses[:n]
+	if need := n * c.maxValue; len(b.out) < need {
+		b.out = make([]byte, need)
+	}
+	var done C.size_t
+	var cerr *C.char
+	st := C.orbit_go_cache_get_batch(c.h, bytesPtr(b.data), &b.lens[0], C.size_t(n), bytesPtr(b.out), C.size_t(len(b.out)),
+		&vlens[0], &statuses[0], &done, &cerr)
+	runtime.KeepAlive(c)
+	if err := errFrom(st, "get batch", cerr); err != nil {
+		return nil, err
+	}
+	used := 0
+	for i := range vlens {
+		used += int(vlens[i])
+	}
+	block := make([]byte, used)
+	copy(block, b.out[:used])
+	vals := make([][]byte, n)
+	off := 0
+	for i := range vals {
+		if statuses[i] == C.ORBIT_STATUS_OK {
+			l := int(vlens[i])
+			vals[i] = block[off : off+l : off+l]
+			off += l
+		}
+	}
+	return vals, nil
+}
+
+// GetBatchInto looks up every key in one cgo call without allocating: vals
+// (at least len(keys) long) receives each value as a view into buf (values
+// packed back to back, valid until buf is next written), nil for a key
+// absent. Size buf as len(keys) times the cache's max value; a smaller buf
+// may give StatusBufferTooSmall.
+func (c *Cache) GetBatchInto(keys, vals [][]byte, buf []byte) error {
+	if c.h == nil {
+		return ErrClosed
+	}
+	n := len(keys)
+	if len(vals) < n {
+		return &Error{Status: StatusInvalidArgument, Op: "get batch", Message: fmt.Sprintf("%d values for %d keys", len(vals), n)}
+	}
+	if n == 0 {
+		return nil
+	}
+	b := getScratch()
+	defer putScratch(b)
+	b.data, b.lens = b.data[:0], b.lens[:0]
+	for _, k := range keys {
+		b.data = append(b.data, k...)
+		b.lens = append(b.lens, C.size_t(len(k)))
+	}
+	if cap(b.vlens) < n {
+		b.vlens = make([]C.size_t, n)
+		b.statuses = make([]C.orbit_status, n)
+	}
+	vlens, statuses := b.vlens[:n], b.statuses[:n]
+	var done C.size_t
+	var cerr *C.char
+	st := C.orbit_go_cache_get_batch(c.h, bytesPtr(b.data), &b.lens[0], C.size_t(n), bytesPtr(buf), C.size_t(len(buf)),
+		&vlens[0], &statuses[0], &done, &cerr)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(buf)
+	if err := errFrom(st, "get batch", cerr); err != nil {
+		return err
+	}
+	off := 0
+	for i := 0; i < n; i++ {
+		if statuses[i] == C.ORBIT_STATUS_OK {
+			l := int(vlens[i])
+			vals[i] = buf[off : off+l : off+l]
+			off += l
+		} else {
+			vals[i] = nil
+		}
+	}
+	return nil
 }
 
 func (c *Cache) kv(op string, key, val []byte, f func(k, v unsafe.Pointer) C.orbit_status) error {

@@ -31,7 +31,8 @@ const ABIVersion = 1
 
 func init() {
 	if v := uint32(C.orbit_abi_version()); v != ABIVersion {
-		panic(fmt.Sprintf("orbit: liborbit has C ABI version %d, this binding needs %d", v, ABIVersion))
+		panic(fmt.Sprintf("orbit: liborbit has C ABI version %d, this binding needs C ABI version %d: "+
+			"install a liborbit and an orbit Go module of matching versions", v, ABIVersion))
 	}
 }
 

@@ -4,44 +4,31 @@ package orbit
 #include <orbit.h>
 #include <stdlib.h>
 #include "shim.h"
-
-// Reads up to max frames in one cgo call: payloads packed into buf, metadata
-// into frames. Stops early at EMPTY or when the next payload does not fit.
-static orbit_status orbit_go_cursor_batch(orbit_cursor *c, orbit_frame *frames, size_t max,
-                                          unsigned char *buf, size_t cap, size_t *out_n) {
-    size_t n = 0, used = 0;
-    orbit_status st = ORBIT_STATUS_OK;
-    while (n < max) {
-        st = orbit_cursor_next(c, &frames[n], buf + used, cap - used);
-        if (st != ORBIT_STATUS_OK) break;
-        used += frames[n].len;
-        n++;
-    }
-    *out_n = n;
-    if (n > 0 && (st == ORBIT_STATUS_EMPTY || st == ORBIT_STATUS_BUFFER_TOO_SMALL)) return ORBIT_STATUS_OK;
-    return st;
-}
-
-// Writes n frames whose payloads are packed in data with lengths in lens.
-static orbit_status orbit_go_ring_write_batch(orbit_ring *r, uint8_t kind, const unsigned char *data,
-                                              const size_t *lens, size_t n, size_t *out_n) {
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
-        orbit_status st = orbit_ring_write(r, kind, 0, data + off, lens[i], NULL);
-        if (st != ORBIT_STATUS_OK) { *out_n = i; return st; }
-        off += lens[i];
-    }
-    *out_n = n;
-    return ORBIT_STATUS_OK;
-}
 */
 import "C"
 
 import (
+	"fmt"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 )
+
+// batchScratch holds packed batch inputs (payloads or keys, their lengths)
+// and outputs; pooled so that batches allocate only their results.
+type batchScratch struct {
+	data     []byte
+	lens     []C.size_t
+	out      []byte
+	vlens    []C.size_t
+	statuses []C.orbit_status
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(batchScratch) }}
+
+func getScratch() *batchScratch  { return scratchPool.Get().(*batchScratch) }
+func putScratch(b *batchScratch) { scratchPool.Put(b) }
 
 // RingOptions fixes a ring's geometry at creation.
 type RingOptions struct {
@@ -121,8 +108,9 @@ func (r *Ring) Write(payload []byte, kind uint8, ver uint64) (uint64, error) {
 	return uint64(id), errFrom(st, "write", cerr)
 }
 
-// WriteBatch writes every payload as a frame in one cgo call; it returns how
-// many were written before an error.
+// WriteBatch writes every payload as a frame, all with kind and version 0, in
+// one cgo call (orbit_ring_write_batch); it returns how many were written. A
+// payload over the ring's max payload is StatusTooLarge before any is written.
 func (r *Ring) WriteBatch(payloads [][]byte, kind uint8) (int, error) {
 	if r.h == nil {
 		return 0, ErrClosed
@@ -130,26 +118,20 @@ func (r *Ring) WriteBatch(payloads [][]byte, kind uint8) (int, error) {
 	if len(payloads) == 0 {
 		return 0, nil
 	}
-	total := 0
+	// Packed into Go memory free of Go pointers, which cgo may pass to C.
+	b := getScratch()
+	defer putScratch(b)
+	b.lens = b.lens[:0]
+	b.data = b.data[:0]
 	for _, p := range payloads {
-		total += len(p)
-	}
-	data := C.malloc(C.size_t(total + 1))
-	defer C.free(data)
-	lens := make([]C.size_t, len(payloads))
-	buf := unsafe.Slice((*byte)(data), total+1)
-	off := 0
-	for i, p := range payloads {
-		copy(buf[off:], p)
-		lens[i] = C.size_t(len(p))
-		off += len(p)
+		b.data = append(b.data, p...)
+		b.lens = append(b.lens, C.size_t(len(p)))
 	}
 	var n C.size_t
-	err := call("write batch", func() C.orbit_status {
-		return C.orbit_go_ring_write_batch(r.h, C.uint8_t(kind), (*C.uchar)(data), &lens[0], C.size_t(len(payloads)), &n)
-	})
+	var cerr *C.char
+	st := C.orbit_go_ring_write_batch(r.h, C.uint8_t(kind), 0, bytesPtr(b.data), &b.lens[0], C.size_t(len(payloads)), &n, &cerr)
 	runtime.KeepAlive(r)
-	return int(n), err
+	return int(n), errFrom(st, "write batch", cerr)
 }
 
 // Read returns frame id if the ring still holds it (StatusNotFound otherwise).
@@ -213,6 +195,9 @@ type Cursor struct {
 	h    *C.orbit_cursor
 	ring *Ring
 	buf  []byte
+	// NextBatch's scratch, reused from call to call.
+	frames   []C.orbit_frame
+	payloads []byte
 }
 
 // Cursor opens a cursor.
@@ -251,33 +236,87 @@ func (c *Cursor) Next() (f Frame, ok bool, err error) {
 	return Frame{uint64(cf.id), uint64(cf.ver), uint64(cf.lost), uint8(cf.kind), p}, true, nil
 }
 
-// NextBatch reads up to max available frames in one cgo call.
+// NextBatch reads up to max available frames in one cgo call
+// (orbit_cursor_next_batch); an empty slice at the head. The payloads of a
+// batch are copies sharing one allocation.
 func (c *Cursor) NextBatch(max int) ([]Frame, error) {
 	if c.h == nil {
 		return nil, ErrClosed
 	}
-	if max <= 0 {
+	if max < 0 {
+		return nil, &Error{Status: StatusInvalidArgument, Op: "next batch", Message: fmt.Sprintf("max %d is negative", max)}
+	}
+	if max == 0 {
 		return nil, nil
 	}
-	frames := make([]C.orbit_frame, max)
-	buf := make([]byte, max*len(c.buf))
+	if len(c.frames) < max {
+		c.frames = make([]C.orbit_frame, max)
+		c.payloads = make([]byte, max*len(c.buf))
+	}
 	var n C.size_t
-	err := call("next batch", func() C.orbit_status {
-		st := C.orbit_go_cursor_batch(c.h, &frames[0], C.size_t(max), (*C.uchar)(bytesPtr(buf)), C.size_t(len(buf)), &n)
-		if st == C.ORBIT_STATUS_EMPTY {
-			return C.ORBIT_STATUS_OK
-		}
-		return st
-	})
+	var cerr *C.char
+	st := C.orbit_go_cursor_next_batch(c.h, &c.frames[0], C.size_t(max), bytesPtr(c.payloads), C.size_t(max*len(c.buf)), &n, &cerr)
 	runtime.KeepAlive(c)
-	out := make([]Frame, int(n))
+	if st == C.ORBIT_STATUS_EMPTY {
+		return nil, nil
+	}
+	if err := errFrom(st, "next batch", cerr); err != nil {
+		return nil, err
+	}
+	frames := c.frames[:n]
+	used := 0
+	for i := range frames {
+		used += int(frames[i].len)
+	}
+	block := make([]byte, used)
+	copy(block, c.payloads[:used])
+	out := make([]Frame, len(frames))
 	off := 0
 	for i := range out {
-		l := int(frames[i].len)
-		out[i] = Frame{uint64(frames[i].id), uint64(frames[i].ver), uint64(frames[i].lost), uint8(frames[i].kind), buf[off : off+l : off+l]}
+		f := &frames[i]
+		l := int(f.len)
+		out[i] = Frame{uint64(f.id), uint64(f.ver), uint64(f.lost), uint8(f.kind), block[off : off+l : off+l]}
 		off += l
 	}
-	return out, err
+	return out, nil
+}
+
+// NextBatchInto reads up to len(frames) available frames in one cgo call
+// without allocating: frames[:n] are filled and each Payload is a view into
+// buf (payloads packed back to back), valid until buf is next written. Size
+// buf as len(frames) times the ring's max payload and it never stops early
+// for room. n is 0 at the head; StatusBufferTooSmall when buf cannot hold
+// even the first frame.
+func (c *Cursor) NextBatchInto(frames []Frame, buf []byte) (int, error) {
+	if c.h == nil {
+		return 0, ErrClosed
+	}
+	max := len(frames)
+	if max == 0 {
+		return 0, nil
+	}
+	if len(c.frames) < max {
+		c.frames = make([]C.orbit_frame, max)
+	}
+	var n C.size_t
+	var cerr *C.char
+	st := C.orbit_go_cursor_next_batch(c.h, &c.frames[0], C.size_t(max), bytesPtr(buf), C.size_t(len(buf)), &n, &cerr)
+	runtime.KeepAlive(c)
+	runtime.KeepAlive(buf)
+	if st == C.ORBIT_STATUS_EMPTY {
+		return 0, nil
+	}
+	if err := errFrom(st, "next batch", cerr); err != nil {
+		return 0, err
+	}
+	off := 0
+	for i := range c.frames[:n] {
+		f := &c.frames[i]
+		l := int(f.len)
+		frames[i] = Frame{uint64(f.id), uint64(f.ver), uint64(f.lost), uint8(f.kind), buf[off : off+l : off+l]}
+		off += l
+	}
+	return int(n), nil
 }
 
 // Wait blocks until a frame is ready (true) or the timeout passes (false).

@@ -36,4 +36,27 @@ static inline orbit_status orbit_go_cache_get(const orbit_cache *c, const void *
     *err = orbit_go_take_error(st);
     return st;
 }
+
+static inline orbit_status orbit_go_ring_write_batch(orbit_ring *r, uint8_t kind, uint64_t ver, const void *data,
+                                                     const size_t *lens, size_t count, size_t *written,
+                                                     char **err) {
+    orbit_status st = orbit_ring_write_batch(r, kind, ver, data, lens, count, NULL, written);
+    *err = orbit_go_take_error(st);
+    return st;
+}
+
+static inline orbit_status orbit_go_cursor_next_batch(orbit_cursor *c, orbit_frame *frames, size_t max, void *buf,
+                                                      size_t cap, size_t *count, char **err) {
+    orbit_status st = orbit_cursor_next_batch(c, frames, max, buf, cap, count);
+    *err = orbit_go_take_error(st);
+    return st;
+}
+
+static inline orbit_status orbit_go_cache_get_batch(const orbit_cache *c, const void *keys, const size_t *klens,
+                                                    size_t count, void *buf, size_t cap, size_t *vlens,
+                                                    orbit_status *statuses, size_t *done, char **err) {
+    orbit_status st = orbit_cache_get_batch(c, keys, klens, count, buf, cap, vlens, statuses, done);
+    *err = orbit_go_take_error(st);
+    return st;
+}
 #endif

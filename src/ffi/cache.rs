@@ -4,7 +4,8 @@ use std::ffi::{c_char, c_void};
 
 use super::{
     Handle, buf_arg, bytes_arg, clear_out, ffi_boundary, ffi_status, handle_free, handle_ref,
-    impl_handle, opt_out_arg, orbit_fleet, out_arg, reserved_zero, str_arg,
+    impl_handle, opt_out_arg, orbit_fleet, out_arg, reserved_zero, slice_arg, slice_out_arg,
+    str_arg,
 };
 use crate::cache::{CacheOptions, OrbitCache};
 use crate::error::{Error, Result, Status};
@@ -215,6 +216,79 @@ pub extern "C" fn orbit_cache_get(
             }
             Err(e) => Err(e),
         }
+    })
+}
+
+/// Looks up `count` keys in one call, as `count` calls of `orbit_cache_get`
+/// would. Keys are packed back to back in `keys` (key `i` is the `klens[i]`
+/// bytes after key `i-1`); the values found are packed back to back into
+/// `buf` in key order (a miss takes no room). Size `cap` as
+/// `count * max_value` and it is never too small.
+///
+/// **Parameters**: `keys`/`klens`/`count`, the packed keys and their lengths
+/// (NULL allowed only when `count` is 0; `count` 0 looks nothing up and
+/// returns `OK`); `buf`/`cap`, the value buffer (NULL allowed when `cap` is
+/// 0); `vlens`, an array of `count` receiving each value's length (0 for a
+/// miss); `statuses`, an array of `count` receiving `OK` (hit) or `NOT_FOUND`
+/// per key; `out_done`, receives how many keys were looked up.
+/// **Returns** `OK` (every key looked up: `*out_done == count`);
+/// `NULL_ARGUMENT`; `INVALID_ARGUMENT` (a zero-length key, lengths whose sum
+/// overflows, a misaligned array); `TOO_LARGE` (a key over `max_key`);
+/// `BUFFER_TOO_SMALL` (the value of key `*out_done` does not fit in what is
+/// left of `buf`; `vlens[*out_done]` is its length). On a failure the
+/// results of the first `*out_done` keys are valid and the rest untouched.
+/// No metadata (version, expiry) is returned: use `orbit_cache_get`.
+/// **Ownership**: nothing is retained after the call.
+/// **Thread safety**: any thread; lock-free, no allocation, lock or syscall.
+/// Each key is read atomically, the batch as a whole is not a snapshot.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_cache_get_batch(
+    c: *const orbit_cache,
+    keys: *const c_void,
+    klens: *const usize,
+    count: usize,
+    buf: *mut c_void,
+    cap: usize,
+    vlens: *mut usize,
+    statuses: *mut Status,
+    out_done: *mut usize,
+) -> Status {
+    ffi_status!({
+        let done = out_arg(out_done, "out_done")?;
+        *done = 0;
+        let cache = cache_ref(c)?;
+        let klens = slice_arg(klens, count, "klens")?;
+        let vlens = slice_out_arg(vlens, count, "vlens")?;
+        let statuses = slice_out_arg(statuses, count, "statuses")?;
+        let total = klens.iter().try_fold(0usize, |t, &l| t.checked_add(l));
+        let total = total.ok_or_else(|| {
+            Error::InvalidArgument("klens add up to more than memory holds".into())
+        })?;
+        let keys = bytes_arg(keys, total, "keys")?;
+        let buf = buf_arg(buf, cap, "buf")?;
+        let (mut koff, mut used) = (0, 0);
+        for (i, &klen) in klens.iter().enumerate() {
+            let key = &keys[koff..koff + klen];
+            koff += klen;
+            match cache.get_into(key, &mut buf[used..]) {
+                Ok(Some(m)) => {
+                    vlens[i] = m.len;
+                    statuses[i] = Status::Ok;
+                    used += m.len;
+                }
+                Ok(None) => {
+                    vlens[i] = 0;
+                    statuses[i] = Status::NotFound;
+                }
+                Err(e @ Error::BufferTooSmall { needed, .. }) => {
+                    vlens[i] = needed;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+            *done = i + 1;
+        }
+        Ok(Status::Ok)
     })
 }
 

@@ -269,6 +269,48 @@ pub(crate) fn buf_arg<'a>(p: *mut c_void, cap: usize, what: &'static str) -> Res
     Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), cap) })
 }
 
+/// An input array of `count` elements; NULL is allowed only when `count` is 0.
+/// A misaligned pointer or an impossible size is `INVALID_ARGUMENT`.
+pub(crate) fn slice_arg<'a, T>(p: *const T, count: usize, what: &'static str) -> Result<&'a [T]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    array_checks(p, count, what)?;
+    // SAFETY: non-NULL, aligned, a size that fits an allocation (checked
+    // above) and, by the C contract, valid for reads of `count` elements.
+    Ok(unsafe { std::slice::from_raw_parts(p, count) })
+}
+
+/// An output array of `count` elements (same rules as [`slice_arg`]).
+pub(crate) fn slice_out_arg<'a, T>(
+    p: *mut T,
+    count: usize,
+    what: &'static str,
+) -> Result<&'a mut [T]> {
+    if count == 0 {
+        return Ok(&mut []);
+    }
+    array_checks(p, count, what)?;
+    // SAFETY: as in `slice_arg`, and by the C contract valid for writes and
+    // not aliased by any other argument of the call.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, count) })
+}
+
+fn array_checks<T>(p: *const T, count: usize, what: &'static str) -> Result<()> {
+    if p.is_null() {
+        return Err(Error::NullArgument(what));
+    }
+    if !p.is_aligned() {
+        return Err(Error::InvalidArgument(format!("{what} is misaligned")));
+    }
+    match count.checked_mul(std::mem::size_of::<T>()) {
+        Some(n) if n <= isize::MAX as usize => Ok(()),
+        _ => Err(Error::InvalidArgument(format!(
+            "{what} count {count} is impossible"
+        ))),
+    }
+}
+
 /// Checks that an options struct's reserved words are zero.
 pub(crate) fn reserved_zero(words: &[u64], what: &'static str) -> Result<()> {
     if words.iter().any(|w| *w != 0) {

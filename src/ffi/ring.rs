@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{
     Handle, buf_arg, bytes_arg, clear_out, ffi_boundary, ffi_status, from_arg, handle_free,
     handle_mut, handle_ref, impl_handle, opt_out_arg, orbit_fleet, orbit_from, out_arg,
-    reserved_zero, str_arg,
+    reserved_zero, slice_arg, slice_out_arg, str_arg,
 };
 use crate::error::{Error, Result, Status};
 use crate::id::NetId64;
@@ -215,6 +215,78 @@ pub extern "C" fn orbit_ring_write(
     })
 }
 
+/// Appends `count` frames in one call, as `count` calls of `orbit_ring_write`
+/// with the same `frame_kind` and `ver` would. Payloads are packed back to
+/// back in `data`: frame `i` is the `lens[i]` bytes that follow frame `i-1`'s.
+/// For callers whose per-call cost dominates (Python, Go): one boundary
+/// crossing for the whole batch.
+///
+/// **Parameters**: `data`, the packed payloads (NULL allowed only when every
+/// length is 0); `lens`, `count` payload lengths (NULL allowed only when
+/// `count` is 0); `count`, 0 writes nothing and returns `OK`; `out_ids`,
+/// NULL or an array of `count` that receives each written frame's NetId64;
+/// `out_written`, receives how many frames were written (0 on failure before
+/// the first).
+/// **Returns** `OK` (all `count` written); `NULL_ARGUMENT`; `TOO_LARGE` (a
+/// length over `max_payload`: every length is checked first, so nothing is
+/// written); `INVALID_ARGUMENT` (lengths whose sum overflows, a misaligned
+/// array, a freed handle, a fleet handle inherited through `fork()`);
+/// `READ_ONLY` (observer; nothing written). Should a write fail after others
+/// succeeded, the status is that failure's and `*out_written` counts the
+/// frames written before it.
+/// **Ownership**: nothing is retained after the call.
+/// **Thread safety**: any thread; frames of other writers may interleave with
+/// the batch's. Lock-free, no allocation, no syscall unless a reader is
+/// blocked in `orbit_cursor_wait`.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_ring_write_batch(
+    r: *mut orbit_ring,
+    frame_kind: u8,
+    ver: u64,
+    data: *const c_void,
+    lens: *const usize,
+    count: usize,
+    out_ids: *mut u64,
+    out_written: *mut usize,
+) -> Status {
+    ffi_status!({
+        let written = out_arg(out_written, "out_written")?;
+        *written = 0;
+        let ring = &handle_ref(r as *const orbit_ring)?.ring;
+        let lens = slice_arg(lens, count, "lens")?;
+        let mut ids = if out_ids.is_null() {
+            None
+        } else {
+            Some(slice_out_arg(out_ids, count, "out_ids")?)
+        };
+        let limit = ring.geometry().max_payload() as usize;
+        let mut total = 0usize;
+        for &len in lens {
+            if len > limit {
+                return Err(Error::TooLarge {
+                    what: "payload",
+                    len,
+                    limit,
+                });
+            }
+            total = total.checked_add(len).ok_or_else(|| {
+                Error::InvalidArgument("lens add up to more than memory holds".into())
+            })?;
+        }
+        let data = bytes_arg(data, total, "data")?;
+        let mut off = 0;
+        for (i, &len) in lens.iter().enumerate() {
+            let id = ring.write(frame_kind, ver, &data[off..off + len])?;
+            if let Some(ids) = ids.as_deref_mut() {
+                ids[i] = id.raw();
+            }
+            off += len;
+            *written = i + 1;
+        }
+        Ok(Status::Ok)
+    })
+}
+
 /// Reads the frame with id `id` if the ring still holds it.
 ///
 /// **Parameters**: `out` receives the metadata; `buf`/`cap` the payload
@@ -348,6 +420,66 @@ pub extern "C" fn orbit_cursor_next(
             }
             Err(e) => Err(e),
         }
+    })
+}
+
+/// Reads up to `max` frames in one call, as repeated `orbit_cursor_next`
+/// would: metadata into `frames`, payloads packed back to back into `buf`
+/// (frame `i`'s payload starts where frame `i-1`'s ends). Stops early at the
+/// head, or before a frame whose payload does not fit in what is left of
+/// `buf` (that frame stays unread). Size `cap` as `max * max_payload` and it
+/// never stops early for room.
+///
+/// **Parameters**: `frames`, an array of `max` (NULL allowed only when `max`
+/// is 0); `buf`/`cap`, the payload buffer (NULL allowed when `cap` is 0);
+/// `out_count`, receives the number of frames read.
+/// **Returns** `OK` (`*out_count` frames read, at least one, or none when
+/// `max` is 0); `EMPTY` (nothing new); `BUFFER_TOO_SMALL` (the first frame
+/// alone does not fit: `frames[0].len` is the length needed, nothing is
+/// consumed); `NULL_ARGUMENT`; `INVALID_ARGUMENT` (impossible `max` or
+/// `cap`, misaligned `frames`). A failure after some frames were read ends the
+/// batch with `OK` and those frames; the next call reports it.
+/// **Ownership**: nothing is retained after the call.
+/// **Thread safety**: one thread at a time per cursor; no allocation, lock or
+/// syscall.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_cursor_next_batch(
+    c: *mut orbit_cursor,
+    frames: *mut orbit_frame,
+    max: usize,
+    buf: *mut c_void,
+    cap: usize,
+    out_count: *mut usize,
+) -> Status {
+    ffi_status!({
+        let count = out_arg(out_count, "out_count")?;
+        *count = 0;
+        let cursor = &mut handle_mut(c)?.cursor;
+        let frames = slice_out_arg(frames, max, "frames")?;
+        let buf = buf_arg(buf, cap, "buf")?;
+        let mut used = 0;
+        for (n, slot) in frames.iter_mut().enumerate() {
+            match cursor.next_into(&mut buf[used..]) {
+                Ok(Some(info)) => {
+                    *slot = frame_of(&info);
+                    used += info.len as usize;
+                    *count = n + 1;
+                }
+                Ok(None) if n == 0 => return Ok(Status::Empty),
+                Err(e @ Error::BufferTooSmall { needed, .. }) if n == 0 => {
+                    *slot = orbit_frame {
+                        len: needed as u32,
+                        ..orbit_frame::default()
+                    };
+                    return Err(e);
+                }
+                Err(e) if n == 0 => return Err(e),
+                // Frames already consumed are delivered; what stopped the
+                // batch (head, room, an error) shows again on the next call.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(Status::Ok)
     })
 }
 

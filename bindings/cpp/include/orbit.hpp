@@ -321,6 +321,12 @@ public:
         frame = Frame{f.id, f.ver, f.lost, f.len, f.kind};
         return s;
     }
+    /// Reads up to max frames in one call: metadata into frames, payloads packed back to back into
+    /// buf (size it max * max_payload). Ok (*count >= 1 frames), Empty, or BufferTooSmall (the first
+    /// frame alone does not fit; frames[0].len = needed). See orbit_cursor_next_batch.
+    Status next_batch(orbit_frame *frames, size_t max, void *buf, size_t cap, size_t *count) noexcept {
+        return detail::st(orbit_cursor_next_batch(h_.get(), frames, max, buf, cap, count));
+    }
     /// Ok when a frame is ready, Timeout otherwise.
     Status wait(uint64_t timeout_ns) noexcept { return detail::st(orbit_cursor_wait(h_.get(), timeout_ns)); }
     uint64_t lost() const noexcept { return orbit_cursor_lost(h_.get()); }
@@ -356,6 +362,13 @@ public:
 
     Status write(Bytes payload, uint8_t kind = 0, uint64_t ver = 0, uint64_t *out_id = nullptr) noexcept {
         return detail::st(orbit_ring_write(h_.get(), kind, ver, payload.data, payload.size, out_id));
+    }
+    /// Writes count frames in one call; payload i is the next lens[i] bytes of data (packed back
+    /// to back). Ok (all written), TooLarge (checked first: nothing written), ... *written counts
+    /// the frames written. See orbit_ring_write_batch.
+    Status write_batch(const void *data, const size_t *lens, size_t count, size_t *written, uint8_t kind = 0,
+                       uint64_t ver = 0, uint64_t *out_ids = nullptr) noexcept {
+        return detail::st(orbit_ring_write_batch(h_.get(), kind, ver, data, lens, count, out_ids, written));
     }
     Status read(uint64_t id, Frame &frame, void *buf, size_t cap) const noexcept {
         orbit_frame f;
@@ -430,6 +443,14 @@ public:
             out.resize(len);
             return true;
         }
+    }
+    /// Looks up count keys (packed back to back in keys, klens[i] bytes each) in one call; the
+    /// values found are packed into buf (size it count * max_value), vlens[i] and statuses[i]
+    /// (ORBIT_STATUS_OK or ORBIT_STATUS_NOT_FOUND) per key, *done keys looked up.
+    /// See orbit_cache_get_batch.
+    Status get_batch(const void *keys, const size_t *klens, size_t count, void *buf, size_t cap, size_t *vlens,
+                     orbit_status *statuses, size_t *done) const noexcept {
+        return detail::st(orbit_cache_get_batch(h_.get(), keys, klens, count, buf, cap, vlens, statuses, done));
     }
     bool exists(Bytes key) const noexcept {
         return orbit_cache_exists(h_.get(), key.data, key.size) == ORBIT_STATUS_OK;

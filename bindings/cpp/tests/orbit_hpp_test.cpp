@@ -82,6 +82,71 @@ TEST(Ring, WriteReadCursorAndLoss) {
     orbit::Fleet::unlink(name);
 }
 
+TEST(Ring, BatchesAndMovedFromHandles) {
+    using namespace std::literals;
+    auto name = unique_fleet("batch");
+    auto f = orbit::Fleet::join(name);
+    auto r = orbit::Ring::open(f, "r", {64, 16, 2, 0});
+    auto c = r.cursor(ORBIT_FROM_OLDEST);
+    const std::string data = "aabbbc";
+    const size_t lens[] = {2, 3, 0, 1};
+    size_t written = 99;
+    uint64_t ids[4] = {};
+    ASSERT_EQ(r.write_batch(data.data(), lens, 4, &written, 7, 9, ids), orbit::Status::Ok);
+    EXPECT_EQ(written, 4u);
+    EXPECT_EQ(ids[0] >> 56, 2u);
+    orbit_frame frames[8];
+    char buf[8 * 16];
+    size_t n = 0;
+    ASSERT_EQ(c.next_batch(frames, 8, buf, sizeof buf, &n), orbit::Status::Ok);
+    ASSERT_EQ(n, 4u);
+    EXPECT_EQ(std::string(buf, 6), data);
+    EXPECT_EQ(frames[1].len, 3u);
+    EXPECT_EQ(frames[3].kind, 7u);
+    EXPECT_EQ(frames[3].ver, 9u);
+    EXPECT_EQ(frames[3].id, ids[3]);
+    EXPECT_EQ(c.next_batch(frames, 8, buf, sizeof buf, &n), orbit::Status::Empty);
+    const size_t big[] = {1, 17};
+    EXPECT_EQ(r.write_batch(std::string(18, 'x').data(), big, 2, &written), orbit::Status::TooLarge);
+    EXPECT_EQ(written, 0u);
+
+    auto cache = orbit::Cache::open(f, "c", {64, 16, 16, 0});
+    ASSERT_EQ(cache.set("k1"sv, "one"sv), orbit::Status::Ok);
+    const size_t klens[] = {2, 6};
+    size_t vlens[2], done = 0;
+    orbit_status found[2];
+    char vals[32];
+    ASSERT_EQ(cache.get_batch("k1absent", klens, 2, vals, sizeof vals, vlens, found, &done), orbit::Status::Ok);
+    EXPECT_EQ(done, 2u);
+    EXPECT_EQ(found[0], ORBIT_STATUS_OK);
+    EXPECT_EQ(found[1], ORBIT_STATUS_NOT_FOUND);
+    EXPECT_EQ(std::string(vals, vlens[0]), "one");
+
+    // Moved-from handles hold NULL: every hot path returns a status, nothing is touched.
+    auto r2 = std::move(r);
+    auto c2 = std::move(c);
+    auto cache2 = std::move(cache);
+    EXPECT_EQ(r.write("x"sv), orbit::Status::NullArgument);                               // NOLINT: moved-from on purpose
+    EXPECT_EQ(r.write_batch(data.data(), lens, 4, &written), orbit::Status::NullArgument);  // NOLINT
+    orbit::Frame fr;
+    EXPECT_EQ(c.next(fr, buf, sizeof buf), orbit::Status::NullArgument);                  // NOLINT
+    EXPECT_EQ(c.next_batch(frames, 8, buf, sizeof buf, &n), orbit::Status::NullArgument);  // NOLINT
+    EXPECT_EQ(c.wait(0), orbit::Status::NullArgument);                                     // NOLINT
+    size_t len = 0;
+    EXPECT_EQ(cache.get("k1"sv, vals, sizeof vals, &len), orbit::Status::NullArgument);      // NOLINT
+    EXPECT_EQ(cache.get_batch("k1", klens, 1, vals, sizeof vals, vlens, found, &done),    // NOLINT
+              orbit::Status::NullArgument);
+    EXPECT_EQ(cache.set("k"sv, "v"sv), orbit::Status::NullArgument);  // NOLINT
+    EXPECT_THROW(r.info(), orbit::Error);                        // NOLINT: setup paths throw
+    EXPECT_THROW(r.cursor(), orbit::Error);                      // NOLINT
+    EXPECT_EQ(r2.write("still works"sv), orbit::Status::Ok);
+    EXPECT_EQ(c2.next(fr, buf, sizeof buf), orbit::Status::Ok);
+    EXPECT_EQ(std::string(buf, fr.len), "still works");
+    orbit::Ring::unlink(name, "r");
+    orbit::Cache::unlink(name, "c");
+    orbit::Fleet::unlink(name);
+}
+
 TEST(Ring, ChildProcessWritesParentReads) {
     auto name = unique_fleet("proc");
     auto f = orbit::Fleet::join(name);

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ctypes
+import struct
 import threading
-from typing import Any, Callable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
+from operator import itemgetter
+from typing import Any, Callable, Iterable, Iterator, List, MutableMapping, NamedTuple, Optional, Union
 
 from . import _errors
 from ._ffi import BusOptions, CacheMeta, CacheOptions, CacheStatsC, ContestOptions, EventC, FleetOptions, FrameC
 from ._ffi import HeartbeatC, HolderC, Member as _MemberC, RingInfoC, RingOptions
-from ._ffi import last_error, lib
+from ._ffi import last_error, lib, unchecked
 
 Bytes = Union[bytes, bytearray, memoryview]
 
@@ -40,10 +42,39 @@ def _name(s: str, what: str) -> bytes:
     return s.encode("utf-8")
 
 
-def _buffer(data: Bytes) -> tuple:
+def _uint(v: Any, what: str, bits: int = 64) -> int:
+    """``v`` checked to be an int in 0..2**bits-1: ctypes would wrap a negative
+    or oversized value silently (-1 becoming 2**64-1)."""
+    if not isinstance(v, int):
+        raise TypeError(f"{what} must be int, not {type(v).__name__}")
+    if not 0 <= v < 1 << bits:
+        raise ValueError(f"{what} must be in 0..{(1 << bits) - 1}, not {v}")
+    return v
+
+
+def _int64(v: Any, what: str) -> int:
+    if not isinstance(v, int):
+        raise TypeError(f"{what} must be int, not {type(v).__name__}")
+    if not -(1 << 63) <= v < 1 << 63:
+        raise ValueError(f"{what} must fit in 64 signed bits, not {v}")
+    return v
+
+
+def _timeout_ns(timeout: Any) -> int:
+    """Seconds (int or float) to nanoseconds; a negative timeout only checks."""
+    if not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be seconds as int or float, not {type(timeout).__name__}")
+    if timeout != timeout:
+        raise ValueError("timeout is NaN")
+    return min(max(0, int(timeout * 1e9)), (1 << 64) - 1)
+
+
+def _buffer(data: Bytes, what: str = "payload") -> tuple:
     """(pointer, length, keepalive) for bytes, bytearray or memoryview without copying bytes."""
     if isinstance(data, bytes):
         return ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p), len(data), data
+    if not isinstance(data, (bytearray, memoryview)):
+        raise TypeError(f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}")
     mv = memoryview(data)
     if not mv.contiguous:
         mv = memoryview(mv.tobytes())
@@ -55,8 +86,48 @@ def _buffer(data: Bytes) -> tuple:
     return ctypes.cast(arr, ctypes.c_void_p), len(mv), arr
 
 
-_ring_write = lib.orbit_ring_write
-_cache_get = lib.orbit_cache_get
+def _as_bytes(data: Any, what: str) -> bytes:
+    """bytes of a bytes-like object (a copy unless it is bytes), TypeError otherwise."""
+    if type(data) is bytes:
+        return data
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return memoryview(data).tobytes()
+    raise TypeError(f"{what} must be bytes, bytearray or memoryview, not {type(data).__name__}")
+
+
+def _packed(items: Iterable[Any], what: str, encode_str: bool = False) -> tuple:
+    """(list, packed bytes, lengths) of a batch of bytes-like items, checked."""
+    items = items if type(items) is list else list(items)
+    if set(map(type, items)) - {bytes}:  # the common case, all bytes, skips this
+        conv = []
+        for x in items:
+            if encode_str and isinstance(x, str):
+                conv.append(x.encode("utf-8"))
+            else:
+                conv.append(_as_bytes(x, what))
+        items = conv
+    return items, b"".join(items), list(map(len, items))
+
+
+# The hot paths (Ring.write, Cursor.next, Cache.get) call these bindings
+# without argtypes (see _ffi.FAST) and pass arguments already of the declared
+# ctypes types: c_size_t lengths from _SIZES (shared, never mutated), out-
+# parameters through byref objects made once per thread or per cursor.
+_fast_ring_write = unchecked("orbit_ring_write")
+_fast_cursor_next = unchecked("orbit_cursor_next")
+_fast_cache_get = unchecked("orbit_cache_get")
+_SMALL = 1024
+_SIZES = tuple(ctypes.c_size_t(n) for n in range(_SMALL + 1))
+_KIND0 = ctypes.c_uint8(0)
+_VER0 = ctypes.c_uint64(0)
+_ZERO = 0  # the default of kind/ver: `is _ZERO` picks the fast path
+_tuple_new = tuple.__new__
+_LEN = itemgetter(3)
+# orbit_frame: id, ver, lost, len, kind (then padding).
+_FRAME = struct.Struct("=QQQIB")
+_FRAME_SIZE = ctypes.sizeof(FrameC)
+_FRAME_ITER = struct.Struct("=QQQIB3x").iter_unpack
+assert struct.calcsize("=QQQIB3x") == _FRAME_SIZE and FrameC.len.offset == 24 and FrameC.kind.offset == 28
 
 
 class _Scratch(threading.local):
@@ -69,10 +140,13 @@ class _Scratch(threading.local):
         self.size = ctypes.c_size_t()
         self.size_ref = ctypes.byref(self.size)
         self._buf = ctypes.create_string_buffer(1)
+        # Cache.get's state in one attribute: (buffer, its c_size_t length, length as int).
+        self.get_buf = (self._buf, ctypes.c_size_t(1), 1)
 
     def buffer(self, n: int) -> Any:
         if len(self._buf) < n:
             self._buf = ctypes.create_string_buffer(n)
+            self.get_buf = (self._buf, ctypes.c_size_t(n), n)
         return self._buf
 
 
@@ -97,6 +171,15 @@ class Handle:
         if self._ptr is None:
             raise ValueError(f"{type(self).__name__} is closed")
         return self._ptr
+
+    def _fail(self, status: int, what: str) -> None:
+        """Raises for a failed hot-path call. Hot paths pass ``self._ptr``
+        unchecked: a closed handle is None, which the C side refuses as
+        NULL_ARGUMENT without touching memory, and which becomes this error."""
+        if self._ptr is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        if check(status, what) != 0:
+            raise_outcome(status, what)
 
     def close(self) -> None:
         ptr, self._ptr = self._ptr, None
@@ -162,13 +245,13 @@ class Fleet(Handle):
     ) -> "Fleet":
         o = FleetOptions()
         lib.orbit_fleet_options_init(ctypes.byref(o))
-        label_b = label.encode("utf-8")
+        label_b = _name(label, "label")
         o.label = label_b or None
         if max_nodes is not None:
-            o.max_nodes = max_nodes
-        o.mode = mode
+            o.max_nodes = _uint(max_nodes, "max_nodes", 32)
+        o.mode = _uint(mode, "mode", 32)
         if stale_after_ms is not None:
-            o.stale_after_ms = stale_after_ms
+            o.stale_after_ms = _uint(stale_after_ms, "stale_after_ms")
         out = ctypes.c_void_p()
         check(lib.orbit_fleet_join(_name(name, "fleet"), ctypes.byref(o), ctypes.byref(out)), "join")
         return cls(out, name)
@@ -225,6 +308,7 @@ class Fleet(Handle):
     def claim(self, subject: str, ttl_ms: int) -> Optional["Lease"]:
         """Claims ``subject`` for ``ttl_ms``; None if another live holder has it.
         Use the lease as a context manager to release it."""
+        ttl_ms = _uint(ttl_ms, "ttl_ms")
         out = ctypes.c_void_p()
         st = check(lib.orbit_contest_claim(self._h, _name(subject, "subject"), ttl_ms, ctypes.byref(out)), "claim")
         if st == _errors.CONFLICT:
@@ -276,12 +360,12 @@ class Ring(Handle):
             o = RingOptions()
             lib.orbit_ring_options_init(ctypes.byref(o))
             if capacity is not None:
-                o.capacity = capacity
+                o.capacity = _uint(capacity, "capacity")
             if max_payload is not None:
-                o.max_payload = max_payload
+                o.max_payload = _uint(max_payload, "max_payload", 32)
             if kind is not None:
-                o.kind = kind
-            o.mode = mode
+                o.kind = _uint(kind, "kind", 8)
+            o.mode = _uint(mode, "mode", 32)
             opts = ctypes.byref(o)
         out = ctypes.c_void_p()
         check(lib.orbit_ring_open(fleet._h, _name(name, "ring"), opts, ctypes.byref(out)), f"open ring {name!r}")
@@ -292,19 +376,46 @@ class Ring(Handle):
 
     def write(self, payload: Bytes, *, kind: int = 0, ver: int = 0) -> int:
         """Appends a frame; returns its id."""
+        if type(payload) is bytes and kind is _ZERO and ver is _ZERO:
+            n = len(payload)
+            if n <= _SMALL:  # the hot path: no argtypes, nothing constructed
+                s = _scratch_local
+                st = _fast_ring_write(self._ptr, _KIND0, _VER0, payload, _SIZES[n], s.u64_ref)
+                if st:
+                    self._fail(st, "write")
+                return s.u64.value
+        return self._write(payload, kind, ver)
+
+    def _write(self, payload: Bytes, kind: int, ver: int) -> int:
+        kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
         s = _scratch()
-        if type(payload) is bytes:  # the hot path: ctypes passes bytes' buffer as is
-            st = _ring_write(self._h, kind, ver, payload, len(payload), s.u64_ref)
-        else:
-            ptr, n, keep = _buffer(payload)
-            st = _ring_write(self._h, kind, ver, ptr, n, s.u64_ref)
-            del keep
+        ptr, n, keep = _buffer(payload)
+        st = lib.orbit_ring_write(self._h, kind, ver, ptr, n, s.u64_ref)
+        del keep
         if st:
-            check(st, "write")
+            self._fail(st, "write")
         return s.u64.value
+
+    def write_many(self, payloads: Iterable[Bytes], *, kind: int = 0, ver: int = 0) -> int:
+        """Appends one frame per payload in one C call (``orbit_ring_write_batch``),
+        all with ``kind`` and ``ver``; returns how many were written (all of them:
+        a payload over ``max_payload`` raises TooLarge before any is written).
+        Frames of other writers may interleave with the batch."""
+        kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
+        items, data, lens = _packed(payloads, "payload")
+        n = len(items)
+        if not n:
+            return 0
+        written = ctypes.c_size_t()
+        st = lib.orbit_ring_write_batch(
+            self._ptr, kind, ver, data, (ctypes.c_size_t * n)(*lens), n, None, ctypes.byref(written))
+        if st:
+            self._fail(st, "write_many")
+        return written.value
 
     def read(self, frame_id: int) -> Frame:
         """The frame ``frame_id``; raises NotFound once overwritten."""
+        frame_id = _uint(frame_id, "frame_id")
         buf = ctypes.create_string_buffer(self._max)
         f = FrameC()
         st = lib.orbit_ring_read(self._h, frame_id, ctypes.byref(f), buf, self._max)
@@ -319,6 +430,7 @@ class Ring(Handle):
         return RingInfo(i.capacity, i.head, i.takeovers, i.max_payload, i.slot_stride, i.kind)
 
     def cursor(self, start: int = FROM_OLDEST) -> "Cursor":
+        start = _uint(start, "start", 32)
         out = ctypes.c_void_p()
         check(lib.orbit_cursor_open(self._h, start, ctypes.byref(out)), "cursor")
         return Cursor(out, self)
@@ -335,20 +447,62 @@ class Cursor(Handle):
 
     def __init__(self, ptr: ctypes.c_void_p, ring: Ring) -> None:
         super().__init__(ptr, (ring,))
+        self._max = ring._max
         self._buf = ctypes.create_string_buffer(ring._max)
+        self._cap = ctypes.c_size_t(ring._max)
         self._frame = FrameC()
+        self._frame_ref = ctypes.byref(self._frame)
+        # read_many's buffers, grown to the largest batch asked for.
+        self._batch = 0
+        self._frames: Any = None
+        self._payloads: Any = None
+        self._count = ctypes.c_size_t()
 
     def next(self) -> Optional[Frame]:
         """The next frame, or None at the head."""
-        f = self._frame
-        st = check(lib.orbit_cursor_next(self._h, ctypes.byref(f), self._buf, len(self._buf)), "next")
-        if st == _errors.EMPTY:
-            return None
-        return Frame(f.id, f.ver, f.kind, self._buf.raw[: f.len], f.lost)
+        st = _fast_cursor_next(self._ptr, self._frame_ref, self._buf, self._cap)
+        if st:
+            if st == _errors.EMPTY:
+                return None
+            self._fail(st, "next")
+        i, ver, lost, n, kind = _FRAME.unpack_from(self._frame)
+        return _tuple_new(Frame, (i, ver, kind, self._buf[:n], lost))
+
+    def read_many(self, max: int = 64) -> List[Frame]:
+        """Up to ``max`` available frames in one C call (``orbit_cursor_next_batch``);
+        an empty list at the head."""
+        if type(max) is not int:
+            raise TypeError(f"max must be int, not {type(max).__name__}")
+        if max > self._batch:
+            if max > 1 << 20:
+                raise ValueError(f"max must be in 0..{1 << 20}, not {max}")
+            self._frames = (FrameC * max)()
+            self._payloads = ctypes.create_string_buffer(max * self._max)
+            self._batch = max
+        elif max <= 0:
+            if max < 0:
+                raise ValueError(f"max must be in 0..{1 << 20}, not {max}")
+            return []
+        st = lib.orbit_cursor_next_batch(
+            self._ptr, self._frames, max, self._payloads, max * self._max, ctypes.byref(self._count))
+        if st:
+            if st == _errors.EMPTY:
+                return []
+            self._fail(st, "read_many")
+        n = self._count.value
+        metas = list(_FRAME_ITER(ctypes.string_at(self._frames, n * _FRAME_SIZE)))
+        data = ctypes.string_at(self._payloads, sum(map(_LEN, metas)))
+        out = []
+        off = 0
+        for i, ver, lost, ln, kind in metas:
+            end = off + ln
+            out.append(_tuple_new(Frame, (i, ver, kind, data[off:end], lost)))
+            off = end
+        return out
 
     def wait(self, timeout: float) -> bool:
         """Blocks up to ``timeout`` seconds; True when a frame is ready, False on timeout."""
-        st = check(lib.orbit_cursor_wait(self._h, max(0, int(timeout * 1e9))), "wait")
+        st = check(lib.orbit_cursor_wait(self._h, _timeout_ns(timeout)), "wait")
         return st == _errors.OK
 
     @property
@@ -386,7 +540,7 @@ class CacheStats(NamedTuple):
 def _key(key: Union[str, Bytes]) -> tuple:
     if isinstance(key, str):
         key = key.encode("utf-8")
-    return _buffer(key)
+    return _buffer(key, "key")
 
 
 class Cache(Handle, MutableMapping):
@@ -407,12 +561,12 @@ class Cache(Handle, MutableMapping):
             o = CacheOptions()
             lib.orbit_cache_options_init(ctypes.byref(o))
             if capacity is not None:
-                o.capacity = capacity
+                o.capacity = _uint(capacity, "capacity")
             if max_key is not None:
-                o.max_key = max_key
+                o.max_key = _uint(max_key, "max_key", 32)
             if max_value is not None:
-                o.max_value = max_value
-            o.mode = mode
+                o.max_value = _uint(max_value, "max_value", 32)
+            o.mode = _uint(mode, "mode", 32)
             opts = ctypes.byref(o)
         out = ctypes.c_void_p()
         check(lib.orbit_cache_open(fleet._h, _name(name, "cache"), opts, ctypes.byref(out)), f"open cache {name!r}")
@@ -424,17 +578,14 @@ class Cache(Handle, MutableMapping):
     def _get(self, key: Union[str, Bytes], meta: Any) -> Optional[bytes]:
         s = _scratch()
         buf = s.buffer(self._max_value)
-        if type(key) is bytes:
-            st = _cache_get(self._h, key, len(key), buf, len(buf), s.size_ref, meta)
-        else:
-            kp, kn, keep = _key(key)
-            st = _cache_get(self._h, kp, kn, buf, len(buf), s.size_ref, meta)
-            del keep
+        kp, kn, keep = _key(key)
+        st = lib.orbit_cache_get(self._h, kp, kn, buf, len(buf), s.size_ref, meta)
+        del keep
         if st:
             if st == _errors.NOT_FOUND:
                 return None
-            check(st, "get")
-        return buf.raw[: s.size.value]
+            self._fail(st, "get")
+        return buf[: s.size.value]
 
     def get_entry(self, key: Union[str, Bytes]) -> Optional[CacheValue]:
         """Value, version and expiry of ``key``, or None if absent."""
@@ -443,25 +594,71 @@ class Cache(Handle, MutableMapping):
         return None if v is None else CacheValue(v, meta.version, meta.expires_at_ms)
 
     def get(self, key: Union[str, Bytes], default: Any = None) -> Any:  # type: ignore[override]
+        if type(key) is bytes:
+            n = len(key)
+            if n <= _SMALL:  # the hot path: no argtypes, nothing constructed
+                s = _scratch_local
+                buf, cap, cap_n = s.get_buf
+                if cap_n < self._max_value:
+                    s.buffer(self._max_value)
+                    buf, cap, cap_n = s.get_buf
+                st = _fast_cache_get(self._ptr, key, _SIZES[n], buf, cap, s.size_ref, None)
+                if not st:
+                    return buf[: s.size.value]
+                if st == _errors.NOT_FOUND:
+                    return default
+                self._fail(st, "get")
         v = self._get(key, None)
         return default if v is None else v
 
+    def get_many(self, keys: Iterable[Union[str, Bytes]]) -> List[Optional[bytes]]:
+        """The values of ``keys`` in one C call (``orbit_cache_get_batch``), in
+        key order, None for each key absent. Each value is read atomically;
+        the batch as a whole is not a snapshot."""
+        items, data, klens = _packed(keys, "key", encode_str=True)
+        n = len(items)
+        if not n:
+            return []
+        s = _scratch()
+        buf = s.buffer(n * self._max_value)
+        vlens = (ctypes.c_size_t * n)()
+        statuses = (ctypes.c_int32 * n)()
+        st = lib.orbit_cache_get_batch(
+            self._ptr, data, (ctypes.c_size_t * n)(*klens), n, buf, len(buf), vlens, statuses, s.size_ref)
+        if st:
+            self._fail(st, "get_many")
+        lens = memoryview(vlens).cast("B").cast("N").tolist()
+        vals = ctypes.string_at(buf, sum(lens))
+        out: List[Optional[bytes]] = []
+        off = 0
+        for found, ln in zip(memoryview(statuses).cast("B").cast("i").tolist(), lens):
+            if found == 0:
+                end = off + ln
+                out.append(vals[off:end])
+                off = end
+            else:
+                out.append(None)
+        return out
+
     def set(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> None:
+        ttl_ms = _uint(ttl_ms, "ttl_ms")
         kp, kn, k = _key(key)
-        vp, vn, v = _buffer(value)
+        vp, vn, v = _buffer(value, "value")
         check(lib.orbit_cache_set(self._h, kp, kn, vp, vn, ttl_ms), "set")
 
     def add(self, key: Union[str, Bytes], value: Bytes, ttl_ms: int = 0) -> bool:
         """Stores only if absent; False if the key was present."""
+        ttl_ms = _uint(ttl_ms, "ttl_ms")
         kp, kn, k = _key(key)
-        vp, vn, v = _buffer(value)
+        vp, vn, v = _buffer(value, "value")
         return check(lib.orbit_cache_add(self._h, kp, kn, vp, vn, ttl_ms), "add") == _errors.OK
 
     def cas(self, key: Union[str, Bytes], expected_version: int, value: Bytes, ttl_ms: int = 0) -> bool:
         """Stores only if the entry's version is still ``expected_version``; False otherwise.
         Raises NotFound if the key is absent."""
+        expected_version, ttl_ms = _uint(expected_version, "expected_version"), _uint(ttl_ms, "ttl_ms")
         kp, kn, k = _key(key)
-        vp, vn, v = _buffer(value)
+        vp, vn, v = _buffer(value, "value")
         st = lib.orbit_cache_cas(self._h, kp, kn, expected_version, vp, vn, ttl_ms)
         if st == _errors.NOT_FOUND:
             raise_outcome(st, "cas")
@@ -469,12 +666,14 @@ class Cache(Handle, MutableMapping):
 
     def incr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
         """Adds ``delta`` to an 8-byte counter (created at ``delta``); returns the new value."""
+        delta, ttl_ms = _int64(delta, "delta"), _uint(ttl_ms, "ttl_ms")
         kp, kn, k = _key(key)
         out = ctypes.c_int64()
         check(lib.orbit_cache_incr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "incr")
         return out.value
 
     def decr(self, key: Union[str, Bytes], delta: int = 1, ttl_ms: int = 0) -> int:
+        delta, ttl_ms = _int64(delta, "delta"), _uint(ttl_ms, "ttl_ms")
         kp, kn, k = _key(key)
         out = ctypes.c_int64()
         check(lib.orbit_cache_decr(self._h, kp, kn, delta, ttl_ms, ctypes.byref(out)), "decr")
@@ -543,10 +742,10 @@ class Bus(Handle):
             o = BusOptions()
             lib.orbit_bus_options_init(ctypes.byref(o))
             if capacity is not None:
-                o.capacity = capacity
+                o.capacity = _uint(capacity, "capacity")
             if max_payload is not None:
-                o.max_payload = max_payload
-            o.mode = mode
+                o.max_payload = _uint(max_payload, "max_payload", 32)
+            o.mode = _uint(mode, "mode", 32)
             opts = ctypes.byref(o)
         out = ctypes.c_void_p()
         check(lib.orbit_bus_open(fleet._h, _name(name, "bus"), opts, ctypes.byref(out)), f"open bus {name!r}")
@@ -555,13 +754,15 @@ class Bus(Handle):
         return b
 
     def publish(self, topic: str, payload: Bytes = b"") -> int:
+        topic_b = _name(topic, "topic")
         ptr, n, keep = _buffer(payload)
         out = ctypes.c_uint64()
-        check(lib.orbit_bus_publish(self._h, _name(topic, "topic"), ptr, n, ctypes.byref(out)), "publish")
+        check(lib.orbit_bus_publish(self._h, topic_b, ptr, n, ctypes.byref(out)), "publish")
         del keep
         return out.value
 
     def subscribe(self, prefix: Optional[str] = None, start: int = FROM_OLDEST) -> "Subscription":
+        start = _uint(start, "start", 32)
         out = ctypes.c_void_p()
         p = None if prefix is None else _name(prefix, "topic prefix")
         check(lib.orbit_bus_subscribe(self._h, p, start, ctypes.byref(out)), "subscribe")
@@ -600,7 +801,7 @@ class Subscription(Handle):
                          self._buf.raw[: e.len], e.lost)
 
     def wait(self, timeout: float) -> bool:
-        return check(lib.orbit_subscription_wait(self._h, max(0, int(timeout * 1e9))), "wait") == _errors.OK
+        return check(lib.orbit_subscription_wait(self._h, _timeout_ns(timeout)), "wait") == _errors.OK
 
     @property
     def lost(self) -> int:
@@ -646,7 +847,7 @@ class Lease(Handle):
 
     def renew(self, ttl_ms: int) -> None:
         """Extends the lease; raises LeaseLost if it expired and another took it."""
-        st = lib.orbit_lease_renew(self._h, ttl_ms)
+        st = lib.orbit_lease_renew(self._h, _uint(ttl_ms, "ttl_ms"))
         if st == _errors.LEASE_LOST:
             raise_outcome(st, f"renew {self.subject!r}")
         check(st, "renew")

@@ -181,6 +181,8 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_ring_options_init": (None, [POINTER(RingOptions)]),
     "orbit_ring_open": (STATUS, [H, c_char_p, POINTER(RingOptions), POINTER(H)]),
     "orbit_ring_write": (STATUS, [H, c_uint8, c_uint64, c_void_p, c_size_t, POINTER(c_uint64)]),
+    "orbit_ring_write_batch": (
+        STATUS, [H, c_uint8, c_uint64, c_void_p, POINTER(c_size_t), c_size_t, POINTER(c_uint64), POINTER(c_size_t)]),
     "orbit_ring_read": (STATUS, [H, c_uint64, POINTER(FrameC), c_void_p, c_size_t]),
     "orbit_ring_stat": (STATUS, [H, POINTER(RingInfoC)]),
     "orbit_ring_free": (None, [H]),
@@ -188,6 +190,7 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     # cursor
     "orbit_cursor_open": (STATUS, [H, c_uint32, POINTER(H)]),
     "orbit_cursor_next": (STATUS, [H, POINTER(FrameC), c_void_p, c_size_t]),
+    "orbit_cursor_next_batch": (STATUS, [H, POINTER(FrameC), c_size_t, c_void_p, c_size_t, POINTER(c_size_t)]),
     "orbit_cursor_wait": (STATUS, [H, c_uint64]),
     "orbit_cursor_lost": (c_uint64, [H]),
     "orbit_cursor_free": (None, [H]),
@@ -195,6 +198,9 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_cache_options_init": (None, [POINTER(CacheOptions)]),
     "orbit_cache_open": (STATUS, [H, c_char_p, POINTER(CacheOptions), POINTER(H)]),
     "orbit_cache_get": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t), POINTER(CacheMeta)]),
+    "orbit_cache_get_batch": (STATUS, [
+        H, c_void_p, POINTER(c_size_t), c_size_t, c_void_p, c_size_t, POINTER(c_size_t), POINTER(c_int32),
+        POINTER(c_size_t)]),
     "orbit_cache_exists": (STATUS, [H, c_void_p, c_size_t]),
     "orbit_cache_set": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, c_uint64]),
     "orbit_cache_add": (STATUS, [H, c_void_p, c_size_t, c_void_p, c_size_t, c_uint64]),
@@ -267,6 +273,21 @@ def _load() -> ctypes.CDLL:
 
 
 lib = _load()
+
+# The ABI version first: a library of another version may lack (or change)
+# functions, and "lacks orbit_x" would hide the real reason.
+try:
+    _abi_fn = lib.orbit_abi_version
+except AttributeError as e:
+    raise ImportError(f"{lib._name} has no orbit_abi_version: not a liborbit this binding can use") from e
+_abi_fn.restype, _abi_fn.argtypes = FUNCTIONS["orbit_abi_version"]
+_abi = _abi_fn()
+if _abi != ABI_VERSION:
+    raise ImportError(
+        f"{lib._name} has C ABI version {_abi}, this binding needs C ABI version {ABI_VERSION}: "
+        "install a liborbit and an orbit Python package of matching versions"
+    )
+
 for _name, (_res, _args) in FUNCTIONS.items():
     try:
         _f = getattr(lib, _name)
@@ -275,11 +296,21 @@ for _name, (_res, _args) in FUNCTIONS.items():
     _f.restype = _res
     _f.argtypes = _args
 
-_abi = lib.orbit_abi_version()
-if _abi != ABI_VERSION:
-    raise ImportError(
-        f"{lib._name} has C ABI version {_abi}, this binding needs {ABI_VERSION}: install matching versions"
-    )
+# Hot paths, bound a second time without argtypes: ctypes then skips a
+# from_param call and an argument object per parameter (about half the cost
+# of a call). Callers must pass every argument as an instance of exactly the
+# declared ctypes type (c_void_p handles, byref() out-parameters, c_size_t
+# lengths, ...) or bytes/None for pointers; _core.py does, and the tests run
+# every one of them.
+FAST = ("orbit_ring_write", "orbit_cursor_next", "orbit_cache_get")
+_FuncPtr = type(lib.orbit_ring_write)
+
+
+def unchecked(name: str):
+    """``name`` bound without argtypes (see FAST); restype as declared."""
+    f = _FuncPtr((name, lib))
+    f.restype = FUNCTIONS[name][0]
+    return f
 
 
 def last_error() -> str:
