@@ -51,7 +51,9 @@
 //! (or `s2 != s1`) means overwritten: lost. Anything smaller is pending (not
 //! yet written), never reported as lost unless its writer is dead.
 
-use crate::sync::{AtomicU32, AtomicU64, Ordering, fence, load_bytes, spin_hint, store_bytes};
+use crate::sync::{
+    AtomicU32, AtomicU64, Ordering, fence, load_bytes, prefetch_write, spin_hint, store_bytes,
+};
 
 /// Bytes of a slot before its payload.
 pub(crate) const SLOT_HEADER_SIZE: usize = std::mem::size_of::<SlotHeader>();
@@ -247,6 +249,14 @@ impl RingView {
             let h = ctl.head.load(Ordering::Acquire);
             let lap = self.lap(h);
             let slot = self.slot(h);
+            // The claim CAS, the header and the payload's first line will
+            // need the slot's lines exclusively: ask for both at once.
+            let first = slot as *const SlotHeader as *const u8;
+            prefetch_write(first);
+            if self.stride > 64 {
+                // wrapping_add: only a hint's address, never dereferenced.
+                prefetch_write(first.wrapping_add(64));
+            }
             // Acquire: pairs with the AcqRel owner CAS of the claimer.
             let o = slot.owner.load(Ordering::Acquire);
             if owner_lap(o) == lap as u32 {
