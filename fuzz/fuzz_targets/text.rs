@@ -28,9 +28,27 @@ fuzz_target!(|data: &[u8]| {
                 return;
             };
             let ok = validate_name("fuzz", s).is_ok();
-            assert_eq!(ok, SegmentName::new(s, ObjectKind::Ring, "r").is_ok());
             if ok {
                 assert!(s.len() <= 48 && !s.contains(['/', ':', '\0']) && !s.contains(".."));
+            }
+            // A fleet reference is a valid name, or `<uid>:<valid name>`
+            // (another user's fleet), and names exactly that segment.
+            let owned = match s.split_once(':') {
+                Some((uid, bare)) => uid
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|_| uid.bytes().all(|b| b.is_ascii_digit()))
+                    .filter(|_| validate_name("fuzz", bare).is_ok())
+                    .map(|uid| (uid, bare)),
+                None => None,
+            };
+            match SegmentName::new(s, ObjectKind::Ring, "r") {
+                Ok(n) if ok => assert!(n.as_str().ends_with(&format!(":{s}:ring:r"))),
+                Ok(n) => {
+                    let (uid, bare) = owned.expect("only <uid>:<name> besides plain names");
+                    assert_eq!(n.as_str(), format!("/orbit:{uid}:{bare}:ring:r"));
+                }
+                Err(_) => assert!(!ok && owned.is_none(), "{s:?} refused"),
             }
             assert!(
                 orbit::bus::validate_topic(s).is_ok()

@@ -54,12 +54,11 @@ pub fn split_owner(fleet: &str) -> Result<(u32, &str)> {
             Ok((unsafe { libc::geteuid() }, fleet))
         }
         Some((uid, bare)) => {
-            let uid =
-                if !uid.is_empty() && uid.len() <= 10 && uid.bytes().all(|b| b.is_ascii_digit()) {
-                    uid.parse::<u32>().ok()
-                } else {
-                    None
-                };
+            let uid = if !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()) {
+                uid.parse::<u32>().ok()
+            } else {
+                None
+            };
             match uid {
                 Some(uid) => Ok((uid, bare)),
                 None => Err(Error::InvalidArgument(format!(
