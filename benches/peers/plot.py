@@ -11,6 +11,7 @@ same JSON. Nothing here measures anything: every number comes from the JSON.
 
 import argparse
 import json
+import statistics
 import os
 import sys
 
@@ -412,6 +413,34 @@ def machine_block(data):
     return "\n".join(lines)
 
 
+def block_table(data):
+    """Back-to-back p50 of every interleaved block, and orbit's ratio to the
+    best cross-process peer and to the floors within each block: the VM's
+    vCPU placement can change between blocks (it changes what a cache-line
+    transfer costs several-fold), and a ratio taken inside one block compares
+    like with like."""
+    rows = [r for r in data.get("latency", []) if r.get("mode") == "back-to-back" and r.get("block_p50")]
+    if not rows:
+        return "(no per-block data in this run)"
+    out = ["Each back-to-back measurement ran in blocks, every transport once per block in turn; "
+           "p50 of each block in ns, then orbit's ratio to the others *within* each block "
+           "(median over blocks).", "",
+           "| message | transport | p50 per block (ns) | orbit ÷ this, per block | median |",
+           "|---|---|---|---|---|"]
+    for size in sorted({r["size"] for r in rows}):
+        by = {r["kind"]: r for r in rows if r["size"] == size}
+        orbit = by.get("orbit", {}).get("block_p50", [])
+        for kind, r in by.items():
+            b = r["block_p50"]
+            ratios = [o / x for o, x in zip(orbit, b) if x] if kind != "orbit" else []
+            med = statistics.median(ratios) if ratios else None
+            out.append("| %d B | %s | %s | %s | %s |" % (
+                size, r["transport"], " / ".join("%.0f" % v for v in b),
+                " / ".join("%.2f×" % v for v in ratios) if ratios else "",
+                ("%.2f×" % med) if med is not None else ""))
+    return "\n".join(out)
+
+
 def markdown(data, images):
     rel = lambda p: os.path.relpath(p, REPO)  # noqa: E731
     img = "\n".join(f"![{os.path.basename(p)}]({rel(p)})" for p in images)
@@ -425,6 +454,7 @@ def markdown(data, images):
         "that percentile; *best cross-process peer* leaves out the disruptor, whose two ends are "
         "threads of one process.\n\n" + headline(data),
         "### Targets\n\n" + targets_table(data),
+        "### Back-to-back p50 block by block\n\n" + block_table(data),
         "### Latency, full ladder\n\n" + latency_tables(data),
         "### Throughput (frames/s)\n\n" + flow_table(fl),
         "### Fan-out (frames/s per reader)\n\n" + flow_table(data.get("fanout", []), fanout=True),

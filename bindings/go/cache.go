@@ -117,43 +117,29 @@ func (c *Cache) GetBatch(keys [][]byte) ([][]byte, error) {
 	n := len(keys)
 	b := getScratch()
 	defer putScratch(b)
-	b.data, b.lens = b.data[:0], b.lens[:0]
-	for _, k := range keys {
-		b.data = append(b.data, k...)
-		b.lens = append(b.lens, C.size_t(len(k)))
-	}
-	if cap(b.vlens) < n {
-		b.vlens = make([]C.size_t, n)
-		b.statuses = make([]C.orbit_status, n)
-	}
-	vlens, statuses := b.vlens[:n], b.statuses[:n]
 	if need := n * c.maxValue; len(b.out) < need {
 		b.out = make([]byte, need)
 	}
-	var done C.size_t
-	var cerr *C.char
-	st := C.orbit_go_cache_get_batch(c.h, bytesPtr(b.data), &b.lens[0], C.size_t(n), bytesPtr(b.out), C.size_t(len(b.out)),
-		&vlens[0], &statuses[0], &done, &cerr)
-	runtime.KeepAlive(c)
-	if err := errFrom(st, "get batch", cerr); err != nil {
+	views := make([][]byte, n)
+	if err := c.GetBatchInto(keys, views, b.out); err != nil {
 		return nil, err
 	}
+	// The views are packed back to back at the start of b.out: copy them
+	// out in one allocation.
 	used := 0
-	for i := range vlens {
-		used += int(vlens[i])
+	for _, v := range views {
+		used += len(v)
 	}
 	block := make([]byte, used)
 	copy(block, b.out[:used])
-	vals := make([][]byte, n)
 	off := 0
-	for i := range vals {
-		if statuses[i] == C.ORBIT_STATUS_OK {
-			l := int(vlens[i])
-			vals[i] = block[off : off+l : off+l]
-			off += l
+	for i, v := range views {
+		if v != nil {
+			views[i] = block[off : off+len(v) : off+len(v)]
+			off += len(v)
 		}
 	}
-	return vals, nil
+	return views, nil
 }
 
 // GetBatchInto looks up every key in one cgo call without allocating: vals

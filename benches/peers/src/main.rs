@@ -306,6 +306,8 @@ struct Gathered {
     attempts: u32,
     seconds: f64,
     blocks: u32,
+    /// The p50 of each block's samples, in block order.
+    block_p50: Vec<f64>,
     error: Option<String>,
 }
 
@@ -361,6 +363,11 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                     g.attempts += tries;
                     match r {
                         Ok((s, lost)) => {
+                            if !s.is_empty() {
+                                let mut b = s.clone();
+                                let st = summary(&mut b, if paced { 1.0 } else { 0.5 });
+                                g.block_p50.push(st["p50"].as_f64().unwrap_or(f64::NAN));
+                            }
                             g.samples.extend(s);
                             g.lost += lost;
                             g.blocks += 1;
@@ -374,7 +381,7 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                 let mut row = json!({
                     "kind": k.key(), "transport": k.name(), "process_model": k.process_model(),
                     "mode": mode, "size": size, "settings": settings(*k, "latency"),
-                    "blocks": g.blocks,
+                    "blocks": g.blocks, "block_p50": g.block_p50,
                 });
                 if paced {
                     row["interval_ns"] = json!(cfg.interval_ns);
