@@ -27,3 +27,17 @@ pub fn decode_geometry(kind: ObjectKind, raw: &[u64; 8]) -> Result<usize> {
         ObjectKind::Contest => one::<crate::contest::ContestLayout>(raw),
     }
 }
+
+/// The layout version a segment of `kind` carries in its header.
+pub fn layout_version(kind: ObjectKind) -> u32 {
+    fn one<L: SegmentLayout>() -> u32 {
+        L::LAYOUT_VERSION
+    }
+    match kind {
+        ObjectKind::Ring => one::<crate::ring::RingLayout<crate::ring::PlainRing>>(),
+        ObjectKind::Bus => one::<crate::ring::RingLayout<crate::bus::BusObject>>(),
+        ObjectKind::Cache => one::<crate::cache::CacheLayout>(),
+        ObjectKind::Fleet => one::<crate::fleet::FleetLayout>(),
+        ObjectKind::Contest => one::<crate::contest::ContestLayout>(),
+    }
+}

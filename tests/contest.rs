@@ -42,6 +42,8 @@ struct Counters {
     max_in_cs: AtomicU32,
     entries: AtomicU64,
     conflicts: AtomicU64,
+    /// Contenders that are ready to start.
+    ready: AtomicU32,
 }
 
 impl Shared {
@@ -125,10 +127,23 @@ fn child() {
 /// append our token to the log ring, so the ring's order is the order of the
 /// critical sections.
 fn contender(fleet: &Fleet, contest: &Contest, arg: &str) {
-    let (shm, millis) = arg.split_once(' ').unwrap();
+    let mut args = arg.split(' ');
+    let (shm, millis, n) = (
+        args.next().unwrap(),
+        args.next().unwrap(),
+        args.next().unwrap().parse::<u32>().unwrap(),
+    );
     let shared = Shared::open(shm, false);
     let c = shared.counters();
     let log = Ring::open(fleet, "log", None).unwrap();
+    // Start together: on a loaded machine a contender started alone could
+    // finish all its rounds before the next one runs, and nothing would be
+    // contended. (Bounded: the others are being spawned.)
+    c.ready.fetch_add(1, Ordering::SeqCst);
+    let start_by = Instant::now() + Duration::from_secs(20);
+    while c.ready.load(Ordering::SeqCst) < n && Instant::now() < start_by {
+        std::thread::yield_now();
+    }
     let deadline = Instant::now() + Duration::from_millis(millis.parse().unwrap());
     let mut mine = 0u32;
     while Instant::now() < deadline && mine < 3000 {
@@ -181,7 +196,7 @@ fn mutual_exclusion_and_increasing_tokens_across_processes() {
     )
     .unwrap();
     let mut children: Vec<Child> = (0..N)
-        .map(|_| spawn("contender", &name, &format!("{shm} 2000")))
+        .map(|_| spawn("contender", &name, &format!("{shm} 2000 {N}")))
         .collect();
     for c in &mut children {
         assert!(c.wait().unwrap().success(), "a contender failed");

@@ -199,7 +199,8 @@ fn foreign_truncated_and_oversized_headers_of_every_kind() {
             );
         }
         // Another layout version, another object type.
-        for (at, v) in [(8u64, 2u32), (8, u32::MAX), (12, 2), (12, 1), (12, 99)] {
+        // (Layout 3 is no kind's: rings and buses are at 2, the others at 1.)
+        for (at, v) in [(8u64, 3u32), (8, u32::MAX), (12, 2), (12, 1), (12, 99)] {
             write_file(&p, &bytes);
             poke(&p, at, &v.to_le_bytes());
             assert_eq!(
@@ -232,10 +233,11 @@ fn foreign_truncated_and_oversized_headers_of_every_kind() {
                 let stride = g[if let Kind::Cache = kind { 4 } else { 3 }];
                 total as u64
                     + cap * stride
-                    + if let Kind::Cache = kind {
-                        (g[5] - cap / 2) * 64
-                    } else {
-                        0
+                    + match kind {
+                        Kind::Cache => (g[5] - cap / 2) * 64,
+                        // A bus (a ring body): one more owner word per new slot.
+                        Kind::Bus => (2 * cap * 8).div_ceil(64) * 64 - (cap * 8).div_ceil(64) * 64,
+                        _ => 0,
                     }
             }
         };
@@ -278,12 +280,11 @@ fn every_kind_under_every_other_name_is_incompatible() {
 // ---------------------------------------------------------------------------
 // Bodies
 
-const RING_CONTROL: u64 = 192;
-const SLOT_HEADER: u64 = 40;
+use common::ring_layout::{SLOT_HEADER, SLOT_META};
 
 fn slot_at(ring: &Ring, pos: u64) -> u64 {
     let info = ring.info();
-    HEADER_SIZE as u64 + RING_CONTROL + (pos & (info.capacity - 1)) * info.slot_stride as u64
+    common::ring_layout::slot(info.capacity, info.slot_stride as u64, pos)
 }
 
 /// A committed ring slot whose length word says more than `max_payload`:
@@ -312,7 +313,7 @@ fn ring_slot_with_impossible_length_is_skipped() {
         for pos in [1u64, 3] {
             poke(
                 &p,
-                slot_at(&ring, pos) + 32,
+                slot_at(&ring, pos) + SLOT_META,
                 &(bad_len | 1 << 32).to_le_bytes(),
             );
         }
@@ -420,12 +421,13 @@ fn malformed_bus_frames_are_skipped_and_counted() {
     }
     let p = path(&s.fleet, ObjectKind::Bus, "x");
     let stride = u64_at(&std::fs::read(&p).unwrap(), 40 + 24);
-    let slot = |pos: u64| HEADER_SIZE as u64 + RING_CONTROL + pos * stride;
+    let capacity = u64_at(&std::fs::read(&p).unwrap(), 40);
+    let slot = |pos: u64| common::ring_layout::slot(capacity, stride, pos);
     // Frame payload = [topic_len][topic][event]; the frame here is 1 + 5 + 8 bytes.
     poke(&p, slot(1) + SLOT_HEADER, &[200]); // topic past the frame
     poke(&p, slot(2) + SLOT_HEADER, &[0]); // empty topic
     poke(&p, slot(3) + SLOT_HEADER + 1, &[0xFF, 0xFE]); // not UTF-8
-    poke(&p, slot(4) + 32 + 4, &[9]); // frame kind 9, not an event
+    poke(&p, slot(4) + SLOT_META + 4, &[9]); // frame kind 9, not an event
     for f in [&s.member, &s.observer] {
         let b = Bus::open(f, "x", None).unwrap();
         let mut sub = b.subscribe(None, From::Oldest).unwrap();
@@ -456,12 +458,13 @@ fn garbage_audit_records_do_not_decode() {
     // Six records: claim, release, claim, release, claim, release.
     let p = path(&s.fleet, ObjectKind::Ring, "contest.leases");
     let stride = u64_at(&std::fs::read(&p).unwrap(), 40 + 24);
-    let slot = |pos: u64| HEADER_SIZE as u64 + RING_CONTROL + pos * stride;
+    let capacity = u64_at(&std::fs::read(&p).unwrap(), 40);
+    let slot = |pos: u64| common::ring_layout::slot(capacity, stride, pos);
     let payload = |pos: u64| slot(pos) + SLOT_HEADER;
     poke(&p, payload(0) + 21, &[200]); // subject length past the record
     poke(&p, payload(1) + 24, &[0xC3, 0x28, 0xA0]); // invalid UTF-8 subject
-    poke(&p, slot(2) + 32, &10u32.to_le_bytes()); // 10 bytes: shorter than a record header
-    poke(&p, slot(3) + 32 + 4, &[7]); // frame kind 7
+    poke(&p, slot(2) + SLOT_META, &10u32.to_le_bytes()); // 10 bytes: shorter than a record header
+    poke(&p, slot(3) + SLOT_META + 4, &[7]); // frame kind 7
     let mut cursor = contest.audit(From::Oldest).unwrap();
     let mut decoded = Vec::new();
     while let Some(f) = cursor.next_frame().unwrap() {
@@ -496,9 +499,10 @@ fn garbage_heartbeat_records_are_left_out() {
     }
     let p = path(&s.fleet, ObjectKind::Ring, "heartbeats");
     let stride = u64_at(&std::fs::read(&p).unwrap(), 40 + 24);
-    let slot = |pos: u64| HEADER_SIZE as u64 + RING_CONTROL + pos * stride;
-    poke(&p, slot(0) + 32, &(3u64 | 1 << 32).to_le_bytes()); // 3 bytes long
-    poke(&p, slot(1) + 32 + 4, &[5]); // frame kind 5
+    let capacity = u64_at(&std::fs::read(&p).unwrap(), 40);
+    let slot = |pos: u64| common::ring_layout::slot(capacity, stride, pos);
+    poke(&p, slot(0) + SLOT_META, &(3u64 | 1 << 32).to_le_bytes()); // 3 bytes long
+    poke(&p, slot(1) + SLOT_META + 4, &[5]); // frame kind 5
     let snap = s.observer.heartbeat_snapshot().unwrap();
     let row = snap.node(s.member.node_id().unwrap()).unwrap();
     assert_eq!(row.beats_in_history, 1);
@@ -542,7 +546,11 @@ fn writer_refuses_a_damaged_slot_at_the_head() {
         ("uncommitted lap 0, dead owner of lap 0", 1, 0, Status::Ok),
     ] {
         poke(&p, slot, &(seq as u64).to_le_bytes());
-        poke(&p, slot + 8, &(owner_lap << 32 | dead_tag).to_le_bytes());
+        poke(
+            &p,
+            common::ring_layout::owner(8, 11),
+            &(owner_lap << 32 | dead_tag).to_le_bytes(),
+        );
         let t = std::time::Instant::now();
         let got = ring
             .write(1, 99, &[9; 16])

@@ -181,22 +181,28 @@ fn slot_dump(fleet: &str, ring: &Ring, pos: u64) -> String {
         .unwrap()
         .dev_shm_path();
     let info = ring.info();
-    let mut b = [0u8; 40];
-    let at = SLOTS_OFFSET + (pos & (info.capacity - 1)) * info.slot_stride as u64;
-    if let Err(e) = std::fs::File::open(&path).and_then(|f| f.read_exact_at(&mut b, at)) {
+    let (cap, stride) = (info.capacity, info.slot_stride as u64);
+    let mut b = [0u8; 32];
+    let mut o = [0u8; 8];
+    let read =
+        |buf: &mut [u8], at: u64| std::fs::File::open(&path).and_then(|f| f.read_exact_at(buf, at));
+    if let Err(e) = read(&mut b, common::ring_layout::slot(cap, stride, pos))
+        .and_then(|_| read(&mut o, common::ring_layout::owner(cap, pos)))
+    {
         return format!("cannot read {path}: {e}");
     }
     let w: Vec<u64> = b
         .chunks(8)
         .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
         .collect();
+    let owner = u64::from_le_bytes(o);
     format!(
         "slot of position {pos} (lap {}): seq {} owner lap {} tag {:#x} id {:#x}",
-        pos / info.capacity,
+        pos / cap,
         w[0],
-        w[1] >> 32,
-        w[1] as u32,
-        w[2]
+        owner >> 32,
+        owner as u32,
+        w[1]
     )
 }
 
@@ -386,8 +392,9 @@ struct Crafted {
 /// 200's slot is free, with incarnation 0.
 const DEAD_TAG: u64 = 200 << 16 | 7;
 const DEAD_TAG_2: u64 = 201 << 16 | 9;
-const RING_OFFSET: u64 = 128; // after the segment header: the control block, `head` first
-const SLOTS_OFFSET: u64 = 128 + 192;
+const RING_OFFSET: u64 = common::ring_layout::CONTROL; // `head` first
+/// Capacity of the crafted rings below.
+const CRAFTED_CAPACITY: u64 = 8;
 
 impl Crafted {
     fn new(test: &str) -> Crafted {
@@ -398,7 +405,7 @@ impl Crafted {
             &fleet,
             "c",
             Some(&RingOptions {
-                capacity: 8,
+                capacity: CRAFTED_CAPACITY,
                 max_payload: 64,
                 kind: RING_KIND,
                 mode: 0,
@@ -434,9 +441,22 @@ impl Crafted {
     /// Leaves position `pos` as a writer killed after its claim, mid-publish:
     /// `owner = (lap, tag)`, `seq` = the odd value of `seq_lap`.
     fn stuck(&self, pos: u64, owner_lap: u64, tag: u64, seq_lap: u64) {
-        let slot = SLOTS_OFFSET + (pos % 8) * self.stride;
+        let slot = common::ring_layout::slot(CRAFTED_CAPACITY, self.stride, pos);
         self.poke(slot, 2 * seq_lap + 1);
-        self.poke(slot + 8, owner_lap << 32 | tag);
+        self.poke(
+            common::ring_layout::owner(CRAFTED_CAPACITY, pos),
+            owner_lap << 32 | tag,
+        );
+    }
+
+    /// Leaves position `pos` as a writer killed right after its claim CAS,
+    /// before it wrote anything: the owner word names it, `seq` still says
+    /// the previous lap.
+    fn claimed_only(&self, pos: u64, owner_lap: u64, tag: u64) {
+        self.poke(
+            common::ring_layout::owner(CRAFTED_CAPACITY, pos),
+            owner_lap << 32 | tag,
+        );
     }
 
     fn write(&self, i: u64) {
@@ -571,4 +591,59 @@ fn slot_taken_over_by_a_writer_that_died_too_is_skipped_promptly() {
         assert_eq!((info.ver, info.lost, info.id.counter()), (i, 0, i + 1));
     }
     assert_eq!(c.lost(), 2);
+}
+
+/// A writer killed between its claim and its first store leaves a slot whose
+/// own cache line shows nothing: only the owner word says the position is
+/// taken. Readers learn it from a probe of the owner word (every few hundred
+/// empty polls, and in `wait`), skip it once the owner is found dead, and the
+/// next lap's writer takes the slot over.
+#[test]
+fn claimed_but_unwritten_slot_of_a_dead_writer_is_skipped() {
+    let k = Crafted::new("k9claim");
+    for i in 0..3 {
+        k.write(i);
+    }
+    k.claimed_only(3, 0, DEAD_TAG);
+    k.set_head(4);
+    for i in 4..7 {
+        k.write(i);
+    }
+    let mut waiting = k.ring.cursor(From::Oldest);
+    waiting.set_stuck_timeout(Duration::from_secs(60));
+    let mut polling = k.ring.cursor(From::Oldest);
+    polling.set_stuck_timeout(Duration::from_secs(60));
+    for i in 0..3 {
+        assert_eq!(next_with_wait(&mut waiting, DRAIN_LIMIT).0.ver, i);
+    }
+    let (info, took) = next_with_wait(&mut waiting, DRAIN_LIMIT);
+    assert_eq!((info.ver, info.lost, info.id.counter()), (4, 1, 4));
+    assert!(took < Duration::from_millis(500), "skip took {took:?}");
+    let mut buf = [0u8; 64];
+    let t = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < 6 {
+        assert!(t.elapsed() < DRAIN_LIMIT, "polling cursor stuck: {got:?}");
+        match polling.next_into(&mut buf).unwrap() {
+            Some(info) => got.push((info.ver, info.lost)),
+            None => std::hint::spin_loop(),
+        }
+    }
+    assert_eq!(got, [(0, 0), (1, 0), (2, 0), (4, 1), (5, 0), (6, 0)]);
+    eprintln!(
+        "polling cursor skipped the claimed-only slot after {:?}",
+        t.elapsed()
+    );
+    for i in 5..7 {
+        assert_eq!(next_with_wait(&mut waiting, DRAIN_LIMIT).0.ver, i);
+    }
+    for i in 7..15 {
+        k.write(i);
+    }
+    assert_eq!(k.ring.info().takeovers, 1);
+    for i in 7..15 {
+        let (info, _) = next_with_wait(&mut waiting, DRAIN_LIMIT);
+        assert_eq!((info.ver, info.lost), (i, 0));
+    }
+    assert_eq!(waiting.lost(), 1);
 }

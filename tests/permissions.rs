@@ -24,7 +24,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{param, report, spawn};
-use orbit::shm::{self, HEADER_SIZE, ObjectKind, OpenRequest, SegmentLayout, SegmentName};
+use orbit::shm::{self, ObjectKind, OpenRequest, SegmentLayout, SegmentName};
 use orbit::{Error, Fleet, FleetOptions, From, Ring, RingOptions, Status};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -35,7 +35,7 @@ struct AnyRing;
 
 impl SegmentLayout for AnyRing {
     const KIND: ObjectKind = ObjectKind::Ring;
-    const LAYOUT_VERSION: u32 = 1;
+    const LAYOUT_VERSION: u32 = common::ring_layout::VERSION;
     type Geometry = (u64, u64);
     fn encode(g: &(u64, u64)) -> [u64; 8] {
         [g.0, g.1, 0, 0, 0, 0, 0, 0]
@@ -48,7 +48,7 @@ impl SegmentLayout for AnyRing {
         Ok((raw[0], raw[3]))
     }
     fn total_size(g: &(u64, u64)) -> orbit::Result<usize> {
-        Ok(HEADER_SIZE + 192 + (g.0 * g.1) as usize)
+        Ok((common::ring_layout::slots(g.0) + g.0 * g.1) as usize)
     }
     unsafe fn init_body(_base: *mut u8, _g: &(u64, u64)) {
         unreachable!("never creates")

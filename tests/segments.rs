@@ -166,7 +166,11 @@ fn header_fields_are_where_the_docs_say() {
     let bytes = s.real_ring("r", &o);
     assert_eq!(u64_at(&bytes, 0), MAGIC);
     assert_eq!(&bytes[0..8], b"ORBITSEG");
-    assert_eq!(u32_at(&bytes, 8), 1, "layout version");
+    assert_eq!(
+        u32_at(&bytes, 8),
+        common::ring_layout::VERSION,
+        "layout version"
+    );
     assert_eq!(u32_at(&bytes, 12), 2, "object type ring");
     assert_eq!(u64_at(&bytes, 16), bytes.len() as u64, "total size");
     assert_eq!(u32_at(&bytes, 24), std::process::id(), "creator pid");
@@ -174,14 +178,22 @@ fn header_fields_are_where_the_docs_say() {
     let created = u64_at(&bytes, 32);
     let now = orbit::OrbitEpoch::now().as_millis();
     assert!(created <= now && now - created < 60_000, "created_at_ms");
-    let stride = 192u64; // 40-byte slot header + 104 payload bytes = 144, rounded up to 64
+    let stride = 192u64; // 32-byte slot header + 104 payload bytes = 136, rounded up to 64
     assert_eq!(
         (0..4)
             .map(|i| u64_at(&bytes, 40 + 8 * i))
             .collect::<Vec<_>>(),
         [16, 100, 9, stride]
     );
-    assert_eq!(bytes.len() as u64, HEADER_SIZE as u64 + 192 + 16 * stride);
+    assert_eq!(
+        bytes.len() as u64,
+        common::ring_layout::slots(16) + 16 * stride,
+        "header, control block, 16 owner words, 16 slots"
+    );
+    assert_eq!(
+        common::ring_layout::slots(16),
+        HEADER_SIZE as u64 + 192 + 128
+    );
     let fleet = std::fs::read(fleet_path(&s.fleet)).unwrap();
     assert_eq!(u32_at(&fleet, 12), 1, "object type fleet");
 }
@@ -247,13 +259,17 @@ fn garbage_behind_a_valid_magic_is_refused() {
         } else {
             5
         };
-        let good_stride = (40 + max_payload.wrapping_add(7) / 8 * 8).div_ceil(64) * 64;
+        let good_stride = (common::ring_layout::SLOT_HEADER + max_payload.wrapping_add(7) / 8 * 8)
+            .div_ceil(64)
+            * 64;
         let stride = if rng.below(5) == 0 {
             rng.below(1 << 20)
         } else {
             good_stride
         };
-        let good_total = (HEADER_SIZE as u64 + 192).wrapping_add(capacity.wrapping_mul(stride));
+        let good_total = (HEADER_SIZE as u64 + 192)
+            .wrapping_add(capacity.wrapping_mul(8).div_ceil(64).wrapping_mul(64))
+            .wrapping_add(capacity.wrapping_mul(stride));
         let total = if rng.below(5) == 0 {
             rng.below(1 << 24)
         } else {
@@ -266,7 +282,7 @@ fn garbage_behind_a_valid_magic_is_refused() {
         let version = if rng.below(6) == 0 {
             rng.below(5) as u32
         } else {
-            1
+            common::ring_layout::VERSION
         };
         let otype = if rng.below(6) == 0 {
             rng.below(7) as u32
@@ -289,7 +305,7 @@ fn garbage_behind_a_valid_magic_is_refused() {
             Status::Corrupt => corrupt += 1,
             other => panic!("round {round}: unexpected {other:?}"),
         }
-        if version != 1 || otype != 2 {
+        if version != common::ring_layout::VERSION || otype != 2 {
             assert_eq!(
                 open_status(&s.member, "g", None),
                 Status::Incompatible,
@@ -434,7 +450,7 @@ fn other_layout_version_is_incompatible() {
     let s = setup("ver", &["v"]);
     let path = ring_path(&s.fleet, "v");
     let bytes = s.real_ring("v", &opts(8, 64));
-    for version in [99u32, 0, 2, u32::MAX] {
+    for version in [99u32, 0, 1, 3, u32::MAX] {
         write_file(&path, &bytes);
         poke(&path, 8, &version.to_le_bytes());
         assert_eq!(

@@ -75,7 +75,7 @@ fn geometry(t: Target, g: &[u8]) -> (ObjectKind, [u64; 8]) {
     let ring = |kind: u64, min_payload: u64, spread: u64| {
         let capacity = 1u64 << (g[0] % 7);
         let max_payload = min_payload + u16_at(g, 1) % spread;
-        let stride = round64(40 + round8(max_payload));
+        let stride = round64(32 + round8(max_payload)); // 32-byte slot header (layout 2)
         [capacity, max_payload, kind, stride, 0, 0, 0, 0]
     };
     match t {
@@ -290,7 +290,7 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or(HEADER_SIZE as u64 + 4096);
         let mut f = vec![0u8; total.min(1 << 20) as usize];
         f[0..8].copy_from_slice(&MAGIC.to_le_bytes());
-        f[8..12].copy_from_slice(&1u32.to_le_bytes());
+        f[8..12].copy_from_slice(&orbit::fuzzing::layout_version(kind).to_le_bytes());
         f[12..16].copy_from_slice(&(kind as u32).to_le_bytes());
         f[16..24].copy_from_slice(&total.to_le_bytes());
         f[28..32].copy_from_slice(&0o600u32.to_le_bytes());

@@ -67,7 +67,8 @@ pub(crate) struct BusObject;
 
 impl RingObject for BusObject {
     const OBJECT: ObjectKind = ObjectKind::Bus;
-    const LAYOUT_VERSION: u32 = 1;
+    /// 2: the ring body's layout 2 (owner words apart from the slots).
+    const LAYOUT_VERSION: u32 = 2;
 }
 
 /// Geometry of a bus, fixed at creation.

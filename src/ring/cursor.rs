@@ -20,6 +20,12 @@ pub enum From {
     Head,
 }
 
+/// Empty polls at one position between two probes of its owner word (see
+/// `RingView::try_read`): a writer that claimed the position and died before
+/// writing it is noticed after this many polls, then skipped by the pending
+/// logic; the polls in between read the slot's cache line only.
+const PROBE_EVERY: u32 = 256;
+
 /// How long a pending slot is left alone before its writer's liveness is checked.
 const PENDING_CHECK_NS: u64 = 1_000_000;
 /// Default longest wait on a pending slot whose writer is alive.
@@ -40,6 +46,8 @@ pub struct Cursor {
     /// the other, and a `wait` + `next_into` loop would never skip the frame.
     dead: Option<(u64, u64)>,
     stuck_timeout_ns: u64,
+    /// Consecutive empty polls at `pos` (counts up to the next probe).
+    idle: u32,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -74,6 +82,7 @@ impl Cursor {
             pending: None,
             dead: None,
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
+            idle: 0,
         }
     }
 
@@ -113,7 +122,13 @@ impl Cursor {
             }
             // The fast path reads only the slot: head is consulted when the
             // position turns out overwritten (to jump over a whole lap at once).
-            match self.ring.view.try_read(self.pos, buf) {
+            let probe = self.idle >= PROBE_EVERY;
+            let outcome = self.ring.view.try_read(self.pos, buf, probe);
+            self.idle = match outcome {
+                ReadOutcome::NotYet if !probe => self.idle + 1,
+                _ => 0,
+            };
+            match outcome {
                 ReadOutcome::Frame { id, ver, kind, len } => {
                     self.pos += 1;
                     self.pending = None;
@@ -203,7 +218,7 @@ impl Cursor {
     }
 
     fn readiness(&mut self) -> Readiness {
-        match self.ring.view.try_read(self.pos, &mut []) {
+        match self.ring.view.try_read(self.pos, &mut [], true) {
             ReadOutcome::NotYet => Readiness::Empty,
             // As in `next_into`: at or past the head only damage says so.
             ReadOutcome::Overwritten

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::id::NetId64;
 use crate::shm::{self, HEADER_SIZE, ObjectKind, OpenRequest, Segment, SegmentLayout, SegmentName};
-use protocol::{INITIAL_OWNER, ReadOutcome, RingControl, RingView, SLOT_HEADER_SIZE, SlotHeader};
+use protocol::{INITIAL_OWNER, ReadOutcome, RingControl, RingView, SLOT_HEADER_SIZE};
 
 /// Default slot count of a ring created without options.
 pub const DEFAULT_CAPACITY: u64 = 4096;
@@ -105,6 +105,20 @@ impl RingGeometry {
         }
     }
 
+    /// Bytes of the owner-word array between the control block and the
+    /// slots: one word per slot, rounded up to whole cache lines.
+    fn owners_size(&self) -> u64 {
+        self.capacity
+            .saturating_mul(8)
+            .div_ceil(64)
+            .saturating_mul(64)
+    }
+
+    /// Offset of the first slot from the segment's start.
+    fn slots_offset(&self) -> usize {
+        HEADER_SIZE + CONTROL_SIZE + self.owners_size() as usize
+    }
+
     fn stride(&self) -> usize {
         shm::round_up_64(SLOT_HEADER_SIZE + (self.max_payload as usize).div_ceil(8) * 8)
             .unwrap_or(usize::MAX)
@@ -126,6 +140,7 @@ impl RingGeometry {
         let bytes = (self.stride() as u64)
             .checked_mul(self.capacity)
             .and_then(|b| b.checked_add((HEADER_SIZE + CONTROL_SIZE) as u64))
+            .and_then(|b| b.checked_add(self.owners_size()))
             .filter(|b| *b <= MAX_RING_BYTES)
             .ok_or_else(|| {
                 format!(
@@ -154,7 +169,8 @@ pub(crate) struct PlainRing;
 
 impl RingObject for PlainRing {
     const OBJECT: ObjectKind = ObjectKind::Ring;
-    const LAYOUT_VERSION: u32 = 1;
+    /// 2: owner words moved out of the slots into an array of their own.
+    const LAYOUT_VERSION: u32 = 2;
 }
 
 pub(crate) struct RingLayout<O>(PhantomData<O>);
@@ -198,17 +214,15 @@ impl<O: RingObject> SegmentLayout for RingLayout<O> {
         g.check().map_err(Error::InvalidArgument)
     }
     unsafe fn init_body(base: *mut u8, g: &RingGeometry) {
-        let stride = g.stride();
         for i in 0..g.capacity as usize {
             // SAFETY: the caller guarantees a writable mapping of total_size(g)
-            // bytes; slot i lies inside it and is 64-aligned.
-            let slot = unsafe {
+            // bytes; owner word i lies inside the owner array, 8-aligned.
+            let owner = unsafe {
                 &*(base
-                    .add(HEADER_SIZE + CONTROL_SIZE + i * stride)
-                    .cast::<SlotHeader>())
+                    .add(HEADER_SIZE + CONTROL_SIZE + i * 8)
+                    .cast::<crate::sync::AtomicU64>())
             };
-            slot.owner
-                .store(INITIAL_OWNER, crate::sync::Ordering::Relaxed);
+            owner.store(INITIAL_OWNER, crate::sync::Ordering::Relaxed);
         }
     }
 }
@@ -251,16 +265,18 @@ impl RingCore {
                 seg_name.as_str()
             )));
         }
-        // SAFETY: the segment was validated to hold header, control block and
-        // capacity * stride bytes of slots.
-        let (ctl, slots) = unsafe {
+        // SAFETY: the segment was validated to hold header, control block,
+        // owner array and capacity * stride bytes of slots.
+        let (ctl, owners, slots) = unsafe {
             (
                 seg.base().add(HEADER_SIZE) as *const RingControl,
-                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const u8,
+                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const crate::sync::AtomicU64,
+                seg.base().add(found.slots_offset()) as *const u8,
             )
         };
         let view = RingView {
             ctl,
+            owners,
             slots,
             stride: found.stride(),
             mask: found.capacity - 1,
@@ -466,7 +482,7 @@ impl Ring {
         if head - pos > v.capacity() {
             return Err(not_found());
         }
-        match v.try_read(pos, buf) {
+        match v.try_read(pos, buf, true) {
             ReadOutcome::Frame {
                 id: got,
                 ver,
@@ -494,7 +510,7 @@ impl Ring {
         let mut buf = vec![0u8; self.inner.geom.max_payload as usize];
         let oldest = head.saturating_sub(v.capacity());
         for pos in (oldest..head).rev() {
-            if let ReadOutcome::Frame { id, ver, kind, len } = v.try_read(pos, &mut buf) {
+            if let ReadOutcome::Frame { id, ver, kind, len } = v.try_read(pos, &mut buf, true) {
                 buf.truncate(len as usize);
                 return Ok(Some(Frame {
                     info: FrameInfo {

@@ -4,12 +4,16 @@
 //! # Words
 //!
 //! - `head`: the next position to claim (a full u64, never wraps). Invariant:
-//!   every position `p < head` has had its slot's `owner` set to lap(p).
+//!   every position `p < head` has had its `owner` word set to lap(p).
 //! - per slot, `seq`: `0` never written; `2*lap+1` lap being written;
 //!   `2*lap+2` lap committed, where `lap = pos >> log2(capacity)`.
 //! - per slot, `owner`: `[lap:32][writer tag:32]`, the writer (fleet node and
 //!   incarnation) that claimed the slot for that lap. Initialised to lap
-//!   `0xFFFF_FFFF` (lap -1) with tag 0 (nobody).
+//!   `0xFFFF_FFFF` (lap -1) with tag 0 (nobody). The owner words form an array
+//!   of their own, apart from the slots: the claim's compare-and-swap then
+//!   takes a cache line only writers use, never the line a polling reader
+//!   holds (a locked CAS on that line costs the writer a cross-core round trip
+//!   before it can go on; measured, ring layout 2).
 //!
 //! # Writing position h
 //!
@@ -48,8 +52,12 @@
 //!
 //! `s1 = seq` (Acquire); if `s1 == 2*lap+2` copy the fields (Relaxed), Acquire
 //! fence, `s2 = seq`; equal means the copy is a whole frame. `s1 > 2*lap+2`
-//! (or `s2 != s1`) means overwritten: lost. Anything smaller is pending (not
-//! yet written), never reported as lost unless its writer is dead.
+//! (or `s2 != s1`) means overwritten: lost. Anything smaller is "not yet" on
+//! the fast path, which reads the slot's line only; a *probe* (every so many
+//! empty polls, and in `wait`) also reads the owner word, which tells a
+//! position being written or claimed-but-unwritten (pending: its writer may
+//! have died) from an unclaimed one. Pending is never reported as lost unless
+//! its writer is dead.
 
 use crate::sync::{
     AtomicU32, AtomicU64, Ordering, fence, load_bytes, prefetch_write, spin_hint, store_bytes,
@@ -99,7 +107,6 @@ impl RingControl {
 #[repr(C)]
 pub(crate) struct SlotHeader {
     pub(crate) seq: AtomicU64,
-    pub(crate) owner: AtomicU64,
     pub(crate) id: AtomicU64,
     pub(crate) ver: AtomicU64,
     /// `len:32 | kind:8 << 32`.
@@ -107,14 +114,13 @@ pub(crate) struct SlotHeader {
 }
 
 #[cfg(not(loom))]
-const _: () = assert!(std::mem::size_of::<SlotHeader>() == 40);
+const _: () = assert!(std::mem::size_of::<SlotHeader>() == 32);
 
 impl SlotHeader {
     #[cfg(loom)]
     pub(crate) fn new() -> Self {
         SlotHeader {
             seq: AtomicU64::new(0),
-            owner: AtomicU64::new(INITIAL_OWNER),
             id: AtomicU64::new(0),
             ver: AtomicU64::new(0),
             meta: AtomicU64::new(0),
@@ -161,6 +167,8 @@ pub(crate) enum ReadOutcome {
 /// A view of one ring's memory.
 pub(crate) struct RingView {
     pub(crate) ctl: *const RingControl,
+    /// `capacity` owner words (see the module docs), 64-aligned.
+    pub(crate) owners: *const AtomicU64,
     pub(crate) slots: *const u8,
     pub(crate) stride: usize,
     pub(crate) mask: u64,
@@ -211,8 +219,16 @@ impl RingView {
         unsafe { &*(self.slots.add(idx * self.stride).cast::<SlotHeader>()) }
     }
 
+    /// The owner word of `pos`'s slot.
     #[inline]
-    fn payload_bytes(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
+    pub(crate) fn owner(&self, pos: u64) -> &AtomicU64 {
+        // SAFETY: (pos & mask) < capacity and the owner array holds capacity
+        // 8-aligned words for the view's lifetime.
+        unsafe { &*self.owners.add((pos & self.mask) as usize) }
+    }
+
+    #[inline]
+    fn payload_words(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
         debug_assert!(words * 8 <= self.max_payload + 7);
         // SAFETY: the payload area of a slot holds round_up(max_payload, 8) bytes
         // of 8-aligned words right after the header; callers never ask for more.
@@ -257,8 +273,9 @@ impl RingView {
                 // wrapping_add: only a hint's address, never dereferenced.
                 prefetch_write(first.wrapping_add(64));
             }
+            let owner = self.owner(h);
             // Acquire: pairs with the AcqRel owner CAS of the claimer.
-            let o = slot.owner.load(Ordering::Acquire);
+            let o = owner.load(Ordering::Acquire);
             if owner_lap(o) == lap as u32 {
                 // Position h is claimed; help its claimer advance head.
                 let _ = ctl.head.compare_exchange(
@@ -276,8 +293,7 @@ impl RingView {
             if s == prev_committed {
                 // AcqRel: Release publishes the claim to helpers and readers'
                 // owner lookups; Acquire orders our writes after the previous lap.
-                if slot
-                    .owner
+                if owner
                     .compare_exchange(o, owner_word(lap, tag), Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
@@ -320,8 +336,7 @@ impl RingView {
             if owner_lap(o) == (lap as u32).wrapping_sub(1) && is_dead(owner_tag(o)) {
                 // Takeover: the owner's process is gone, no store of it is in
                 // flight. AcqRel as for a normal claim.
-                if slot
-                    .owner
+                if owner
                     .compare_exchange(o, owner_word(lap, tag), Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
                 {
@@ -376,7 +391,7 @@ impl RingView {
         slot.ver.store(ver, Ordering::Relaxed);
         slot.meta
             .store(total as u64 | ((kind as u64) << 32), Ordering::Relaxed);
-        let all_words = self.payload_bytes(slot, total.div_ceil(8));
+        let all_words = self.payload_words(slot, total.div_ceil(8));
         if let [one] = parts {
             // The common case (a ring write): a straight word copy.
             store_bytes(all_words, one);
@@ -438,8 +453,13 @@ impl RingView {
         }
     }
 
-    /// One attempt to read position `pos` into `buf`.
-    pub(crate) fn try_read(&self, pos: u64, buf: &mut [u8]) -> ReadOutcome {
+    /// One attempt to read position `pos` into `buf`. Without `probe`, a
+    /// position whose slot shows an earlier lap is `NotYet` without looking
+    /// at its owner word (the fast path touches the slot's line only); with
+    /// `probe`, the owner word tells `NotYet` from a claimed position whose
+    /// writer has not started writing (`Pending`) and from one already
+    /// claimed for a later lap (`Overwritten`).
+    pub(crate) fn try_read(&self, pos: u64, buf: &mut [u8], probe: bool) -> ReadOutcome {
         let lap = self.lap(pos);
         let slot = self.slot(pos);
         // A lap whose seq values do not fit in a u64 is never reached (2^63
@@ -454,11 +474,20 @@ impl RingView {
             return ReadOutcome::Overwritten;
         }
         if s1 < committed {
+            if !probe {
+                // Not claimed yet, claimed and not started, or being written:
+                // the fast path does not tell them apart, because telling
+                // takes the owner word, whose cache line the writer's next
+                // claim needs (reading it here while a frame is being
+                // written would put that line back into the writer's
+                // critical path). A probe tells them apart.
+                return ReadOutcome::NotYet;
+            }
             // Acquire: pairs with the claim CAS. Every position below head has
             // its owner set to its lap before head moves past it, so an owner of
-            // an earlier lap means "not claimed yet": a polling reader learns that
-            // from the slot alone and never touches the writers' head line.
-            let owner = slot.owner.load(Ordering::Acquire);
+            // an earlier lap means "not claimed yet": a reader learns that from
+            // the owner word alone and never touches the writers' head line.
+            let owner = self.owner(pos).load(Ordering::Acquire);
             return if owner_lap(owner) == lap as u32 {
                 ReadOutcome::Pending { owner }
             } else if owner_lap(owner) == (lap as u32).wrapping_sub(1) {
@@ -473,7 +502,7 @@ impl RingView {
         let meta = slot.meta.load(Ordering::Relaxed);
         let len = (meta as u32 as usize).min(self.max_payload);
         let n = len.min(buf.len());
-        load_bytes(self.payload_bytes(slot, n.div_ceil(8)), &mut buf[..n]);
+        load_bytes(self.payload_words(slot, n.div_ceil(8)), &mut buf[..n]);
         // Acquire fence: pairs with the Release fence in `publish`; if any load
         // above saw a newer writer's store, the re-read below sees its odd seq.
         fence(Ordering::Acquire);
@@ -517,6 +546,7 @@ mod loom_models {
     /// A ring in heap memory with loom atomics.
     struct Model {
         ctl: Box<RingControl>,
+        owners: Box<[AtomicU64]>,
         slots: Box<[LoomSlot]>,
     }
 
@@ -531,6 +561,9 @@ mod loom_models {
                 .collect();
             Arc::new(Model {
                 ctl: Box::new(RingControl::new()),
+                owners: (0..capacity)
+                    .map(|_| AtomicU64::new(INITIAL_OWNER))
+                    .collect(),
                 slots,
             })
         }
@@ -539,6 +572,7 @@ mod loom_models {
             let capacity = self.slots.len() as u64;
             RingView {
                 ctl: &*self.ctl,
+                owners: self.owners.as_ptr(),
                 slots: self.slots.as_ptr().cast(),
                 stride: std::mem::size_of::<LoomSlot>(),
                 mask: capacity - 1,
@@ -563,7 +597,8 @@ mod loom_models {
 
     fn check_read(v: &RingView, pos: u64) -> ReadOutcome {
         let mut buf = [0u8; 16];
-        let out = v.try_read(pos, &mut buf);
+        // Probing: the models check the owner-word logic too.
+        let out = v.try_read(pos, &mut buf, true);
         if let ReadOutcome::Frame { ver, len, .. } = out {
             assert_eq!(len, 16);
             assert!(
@@ -672,7 +707,7 @@ mod loom_models {
                 fence(Ordering::Release);
                 slot.ver.store(9, Ordering::Relaxed);
                 slot.meta.store(16, Ordering::Relaxed);
-                v.payload_bytes(slot, 1)[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
+                v.payload_words(slot, 1)[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
                 // "Killed" here: the second payload word and the commit never happen.
                 // Release: pairs with the Acquire in the liveness check below.
                 d1.store(true, Ordering::Release);

@@ -489,3 +489,35 @@ pub fn payload_scheme_self_check() {
         assert!(verify(&torn).is_err());
     }
 }
+
+/// Ring segment layout 2, for tests that craft or inspect segment bytes:
+/// header (128 B), control block (192 B), one owner word per slot (rounded
+/// up to whole cache lines), then the slots. A slot starts with its header:
+/// `seq` @0, `id` @8, `ver` @16, `len:32 | kind:8 << 32` @24.
+pub mod ring_layout {
+    /// Layout version of rings and buses.
+    pub const VERSION: u32 = 2;
+    /// Offset of the control block (`head` first).
+    pub const CONTROL: u64 = 128;
+    /// Offset of the owner word of slot 0.
+    pub const OWNERS: u64 = 128 + 192;
+    /// Bytes of a slot header before the payload.
+    pub const SLOT_HEADER: u64 = 32;
+    /// Offset of the `len | kind` word in a slot.
+    pub const SLOT_META: u64 = 24;
+
+    /// Offset of the first slot.
+    pub fn slots(capacity: u64) -> u64 {
+        OWNERS + (capacity * 8).div_ceil(64) * 64
+    }
+
+    /// Offset of the owner word of `pos`.
+    pub fn owner(capacity: u64, pos: u64) -> u64 {
+        OWNERS + (pos & (capacity - 1)) * 8
+    }
+
+    /// Offset of the slot of `pos`.
+    pub fn slot(capacity: u64, stride: u64, pos: u64) -> u64 {
+        slots(capacity) + (pos & (capacity - 1)) * stride
+    }
+}
