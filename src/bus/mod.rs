@@ -329,9 +329,14 @@ impl Subscription {
             self.lost_pending = self.lost_pending.saturating_add(f.lost);
             let frame = &self.scratch[..f.len as usize];
             let topic_len = frame.first().copied().unwrap_or(0) as usize;
+            // The scratch buffer is the ring's max_payload long; an event's
+            // payload is at most that less the topic room (what `publish`
+            // enforces), however short its topic.
+            let max_event = self.scratch.len().saturating_sub(TOPIC_ROOM as usize);
             let well_formed = f.kind == EVENT_FRAME
                 && topic_len >= 1
                 && frame.len() > topic_len
+                && frame.len() - 1 - topic_len <= max_event
                 && std::str::from_utf8(&frame[1..1 + topic_len]).is_ok();
             if !well_formed {
                 // Only the bus writes bus segments: this is damage, not loss.
