@@ -160,8 +160,12 @@ pub(crate) enum ReadOutcome {
     Overwritten,
     /// Claimed by a writer that has not committed; `owner` names it.
     Pending { owner: u64 },
-    /// Not claimed yet (the position is at or beyond the head).
+    /// Not claimed yet (the position is at or beyond the head); without a
+    /// probe also: claimed but not started.
     NotYet,
+    /// Being written (its `seq` is odd for this lap), seen without a probe:
+    /// the writer is not known.
+    Writing,
 }
 
 /// A view of one ring's memory.
@@ -475,13 +479,15 @@ impl RingView {
         }
         if s1 < committed {
             if !probe {
-                // Not claimed yet, claimed and not started, or being written:
-                // the fast path does not tell them apart, because telling
-                // takes the owner word, whose cache line the writer's next
-                // claim needs (reading it here while a frame is being
-                // written would put that line back into the writer's
-                // critical path). A probe tells them apart.
-                return ReadOutcome::NotYet;
+                // The fast path does not read the owner word: its cache line
+                // is the one the writers' next claim needs (reading it here,
+                // while a frame is being written, would put that line back
+                // into the writer's critical path). A probe reads it.
+                return if s1 == committed - 1 {
+                    ReadOutcome::Writing
+                } else {
+                    ReadOutcome::NotYet
+                };
             }
             // Acquire: pairs with the claim CAS. Every position below head has
             // its owner set to its lap before head moves past it, so an owner of
