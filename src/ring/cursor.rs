@@ -57,8 +57,8 @@ pub struct Cursor {
     stuck_timeout_ns: u64,
     /// Consecutive empty polls at `pos` (counts up to the next probe).
     idle: u32,
-    /// The last of them saw the slot being written.
-    writing: bool,
+    /// Consecutive polls at `pos` that saw the slot being written.
+    writing: u32,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -94,7 +94,7 @@ impl Cursor {
             dead: None,
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
             idle: 0,
-            writing: false,
+            writing: 0,
         }
     }
 
@@ -134,17 +134,14 @@ impl Cursor {
             }
             // The fast path reads only the slot: head is consulted when the
             // position turns out overwritten (to jump over a whole lap at once).
-            let probe = self.idle >= PROBE_EVERY
-                || (self.writing && self.idle >= PROBE_WRITING_AFTER);
+            let probe = self.idle >= PROBE_EVERY || self.writing >= PROBE_WRITING_AFTER;
             let outcome = self.ring.view.try_read(self.pos, buf, probe);
             (self.idle, self.writing) = match outcome {
-                ReadOutcome::NotYet => (self.idle + 1, false),
-                ReadOutcome::Writing => (self.idle + 1, true),
-                _ => (0, false),
+                _ if probe => (0, 0),
+                ReadOutcome::NotYet => (self.idle + 1, 0),
+                ReadOutcome::Writing => (self.idle + 1, self.writing + 1),
+                _ => (0, 0),
             };
-            if probe {
-                self.idle = 0;
-            }
             match outcome {
                 ReadOutcome::Frame { id, ver, kind, len } => {
                     self.pos += 1;
