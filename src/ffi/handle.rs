@@ -237,40 +237,17 @@ pub(crate) fn str_arg<'a>(p: *const c_char, what: &'static str) -> Result<&'a st
 
 /// A `(pointer, length)` input; NULL is allowed only with length 0.
 pub(crate) fn bytes_arg<'a>(p: *const c_void, len: usize, what: &'static str) -> Result<&'a [u8]> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if p.is_null() {
-        return Err(Error::NullArgument(what));
-    }
-    if len > isize::MAX as usize {
-        return Err(Error::InvalidArgument(format!(
-            "{what} length {len} is impossible"
-        )));
-    }
-    // SAFETY: non-NULL and, by the C contract, valid for `len` bytes of reads.
-    Ok(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) })
+    slice_arg(p.cast::<u8>(), len, what)
 }
 
 /// A `(buffer, capacity)` output; NULL is allowed only with capacity 0.
 pub(crate) fn buf_arg<'a>(p: *mut c_void, cap: usize, what: &'static str) -> Result<&'a mut [u8]> {
-    if cap == 0 {
-        return Ok(&mut []);
-    }
-    if p.is_null() {
-        return Err(Error::NullArgument(what));
-    }
-    if cap > isize::MAX as usize {
-        return Err(Error::InvalidArgument(format!(
-            "{what} capacity {cap} is impossible"
-        )));
-    }
-    // SAFETY: non-NULL and, by the C contract, valid for `cap` bytes of writes.
-    Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), cap) })
+    slice_out_arg(p.cast::<u8>(), cap, what)
 }
 
 /// An input array of `count` elements; NULL is allowed only when `count` is 0.
-/// A misaligned pointer or an impossible size is `INVALID_ARGUMENT`.
+/// A misaligned pointer or an impossible size is `INVALID_ARGUMENT` (bytes,
+/// [`bytes_arg`], are never misaligned).
 pub(crate) fn slice_arg<'a, T>(p: *const T, count: usize, what: &'static str) -> Result<&'a [T]> {
     if count == 0 {
         return Ok(&[]);
@@ -306,7 +283,7 @@ fn array_checks<T>(p: *const T, count: usize, what: &'static str) -> Result<()> 
     match count.checked_mul(std::mem::size_of::<T>()) {
         Some(n) if n <= isize::MAX as usize => Ok(()),
         _ => Err(Error::InvalidArgument(format!(
-            "{what} count {count} is impossible"
+            "{what} size {count} is impossible"
         ))),
     }
 }

@@ -42,6 +42,8 @@ pub const MAX_PAYLOAD_LIMIT: u32 = 16 << 20;
 const MAX_RING_BYTES: u64 = 1 << 40;
 
 const CONTROL_SIZE: usize = std::mem::size_of::<RingControl>();
+/// Offset of the owner-word array (after the header and the control block).
+const OWNERS_OFFSET: usize = HEADER_SIZE + CONTROL_SIZE;
 
 /// Ring geometry, fixed at creation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +118,7 @@ impl RingGeometry {
 
     /// Offset of the first slot from the segment's start.
     fn slots_offset(&self) -> usize {
-        HEADER_SIZE + CONTROL_SIZE + self.owners_size() as usize
+        OWNERS_OFFSET + self.owners_size() as usize
     }
 
     fn stride(&self) -> usize {
@@ -219,7 +221,7 @@ impl<O: RingObject> SegmentLayout for RingLayout<O> {
             // bytes; owner word i lies inside the owner array, 8-aligned.
             let owner = unsafe {
                 &*(base
-                    .add(HEADER_SIZE + CONTROL_SIZE + i * 8)
+                    .add(OWNERS_OFFSET + i * 8)
                     .cast::<crate::sync::AtomicU64>())
             };
             owner.store(INITIAL_OWNER, crate::sync::Ordering::Relaxed);
@@ -270,7 +272,7 @@ impl RingCore {
         let (ctl, owners, slots) = unsafe {
             (
                 seg.base().add(HEADER_SIZE) as *const RingControl,
-                seg.base().add(HEADER_SIZE + CONTROL_SIZE) as *const crate::sync::AtomicU64,
+                seg.base().add(OWNERS_OFFSET) as *const crate::sync::AtomicU64,
                 seg.base().add(found.slots_offset()) as *const u8,
             )
         };

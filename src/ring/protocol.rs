@@ -269,8 +269,9 @@ impl RingView {
             let h = ctl.head.load(Ordering::Acquire);
             let lap = self.lap(h);
             let slot = self.slot(h);
-            // The claim CAS, the header and the payload's first line will
-            // need the slot's lines exclusively: ask for both at once.
+            // The `seq` and header stores and the payload's first line will
+            // need the slot's first two lines exclusively (a polling reader
+            // holds them): ask for both at once.
             let first = slot as *const SlotHeader as *const u8;
             prefetch_write(first);
             if self.stride > 64 {
@@ -601,10 +602,15 @@ mod loom_models {
         pos
     }
 
+    /// Reads `pos` with a probe (the owner-word logic too), as `wait` and
+    /// reads by id do.
     fn check_read(v: &RingView, pos: u64) -> ReadOutcome {
+        check_read_as(v, pos, true)
+    }
+
+    fn check_read_as(v: &RingView, pos: u64, probe: bool) -> ReadOutcome {
         let mut buf = [0u8; 16];
-        // Probing: the models check the owner-word logic too.
-        let out = v.try_read(pos, &mut buf, true);
+        let out = v.try_read(pos, &mut buf, probe);
         if let ReadOutcome::Frame { ver, len, .. } = out {
             assert_eq!(len, 16);
             assert!(
@@ -638,6 +644,32 @@ mod loom_models {
             r.join().unwrap();
             assert!(matches!(
                 check_read(&m.view(), 0),
+                ReadOutcome::Frame { ver: 7, .. }
+            ));
+        });
+    }
+
+    /// The same through a cursor's fast path (no probe: the slot only):
+    /// not yet, being written, or the whole frame.
+    #[test]
+    fn fast_path_reader_never_sees_a_torn_frame() {
+        loom::model(|| {
+            let m = Model::new(2);
+            let m2 = m.clone();
+            let w = loom::thread::spawn(move || {
+                let v = m2.view();
+                write(&v, 1 << 16, 7, &|_| false);
+            });
+            let m3 = m.clone();
+            let r = loom::thread::spawn(move || match check_read_as(&m3.view(), 0, false) {
+                ReadOutcome::Frame { ver, .. } => assert_eq!(ver, 7),
+                ReadOutcome::Writing | ReadOutcome::NotYet => {}
+                other => panic!("unexpected {other:?}"),
+            });
+            w.join().unwrap();
+            r.join().unwrap();
+            assert!(matches!(
+                check_read_as(&m.view(), 0, false),
                 ReadOutcome::Frame { ver: 7, .. }
             ));
         });

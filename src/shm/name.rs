@@ -49,10 +49,7 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
 /// accepted (no user names: resolving them would read `/etc/passwd` or NSS).
 pub fn split_owner(fleet: &str) -> Result<(u32, &str)> {
     match fleet.split_once(':') {
-        None => {
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            Ok((unsafe { libc::geteuid() }, fleet))
-        }
+        None => Ok((super::scan::current_uid(), fleet)),
         Some((uid, bare)) => {
             let uid = if !uid.is_empty() && uid.bytes().all(|b| b.is_ascii_digit()) {
                 uid.parse::<u32>().ok()
