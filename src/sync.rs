@@ -37,6 +37,20 @@ pub(crate) fn prefetch_write(p: *const u8) {
     let _ = p;
 }
 
+/// Asks for the cache line at `p` for reading (`prefetcht0`: a hint that
+/// never faults; nothing under loom or on other targets).
+#[inline(always)]
+pub(crate) fn prefetch_read(p: *const u8) {
+    #[cfg(all(target_arch = "x86_64", not(loom)))]
+    // SAFETY: `prefetcht0` is a hint: it architecturally reads and writes no
+    // memory, does not fault on any address and changes no register or flag.
+    unsafe {
+        std::arch::asm!("prefetcht0 [{0}]", in(reg) p, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom))))]
+    let _ = p;
+}
+
 /// Payload words moved by a vector loop from this many bytes on (shorter
 /// payloads word by word, cheaper than any loop set-up) ...
 #[cfg(all(target_arch = "x86_64", not(loom)))]

@@ -199,8 +199,16 @@ fn foreign_truncated_and_oversized_headers_of_every_kind() {
             );
         }
         // Another layout version, another object type.
-        // (Layout 3 is no kind's: rings and buses are at 2, the others at 1.)
-        for (at, v) in [(8u64, 3u32), (8, u32::MAX), (12, 2), (12, 1), (12, 99)] {
+        // (Layouts 2 and 4 are no kind's: rings and buses are at 3, the
+        // others at 1.)
+        for (at, v) in [
+            (8u64, 2u32),
+            (8, 4),
+            (8, u32::MAX),
+            (12, 2),
+            (12, 1),
+            (12, 99),
+        ] {
             write_file(&p, &bytes);
             poke(&p, at, &v.to_le_bytes());
             assert_eq!(
@@ -536,35 +544,63 @@ fn writer_refuses_a_damaged_slot_at_the_head() {
     }
     assert_eq!(ring.head(), 11);
     let p = path(&s.fleet, ObjectKind::Ring, "r");
-    let slot = slot_at(&ring, 11);
     let dead_tag = 200u64 << 16 | 7; // node 200: no such member
-    for (what, seq, owner_lap, outcome) in [
+    use common::ring_layout::COMMITTED;
+    // The claim looks at the owner word only: a damaged `seq` is rewritten
+    // by the next writer, a damaged owner word refuses the write.
+    for (what, seq, owner, outcome, takeovers) in [
+        ("owner lap 5 at head lap 1", 1, 5 << 32, Status::Corrupt, 0),
         (
-            "seq of lap 50 at head lap 1",
-            2 * 50 + 2,
-            0u64,
+            "committed owner lap 5 at head lap 1",
+            2 * 5 + 2,
+            COMMITTED | 5 << 32,
             Status::Corrupt,
+            0,
         ),
-        ("uncommitted lap 0, owner lap 5", 1, 5, Status::Corrupt),
-        ("uncommitted lap 0, dead owner of lap 0", 1, 0, Status::Ok),
+        (
+            "seq of lap 50, owner word of lap 0 committed",
+            2 * 50 + 2,
+            COMMITTED,
+            Status::Ok,
+            0,
+        ),
+        (
+            "uncommitted lap 0, dead owner of lap 0",
+            1,
+            0,
+            Status::Ok,
+            1,
+        ),
     ] {
-        poke(&p, slot, &(seq as u64).to_le_bytes());
+        let before = ring.info().takeovers;
+        // The head is in lap 1 throughout (positions 11 and 12).
+        let head = ring.head();
+        poke(&p, slot_at(&ring, head), &(seq as u64).to_le_bytes());
         poke(
             &p,
-            common::ring_layout::owner(8, 11),
-            &(owner_lap << 32 | dead_tag).to_le_bytes(),
+            common::ring_layout::owner(8, head),
+            &(owner | dead_tag).to_le_bytes(),
         );
         let t = std::time::Instant::now();
-        let got = ring
-            .write(1, 99, &[9; 16])
+        let written = ring.write(1, 99, &[9; 16]);
+        let got = written
+            .as_ref()
             .map(|_| Status::Ok)
             .unwrap_or_else(|e| e.status());
         assert_eq!(got, outcome, "{what}");
+        assert_eq!(ring.info().takeovers - before, takeovers, "{what}");
         assert!(
             t.elapsed() < Duration::from_secs(5),
             "{what}: {:?}",
             t.elapsed()
         );
+        if let Ok(id) = written {
+            // The write went to the damaged position, whole.
+            assert_eq!(id.counter(), head, "{what}");
+            let mut buf = [0u8; 64];
+            let f = ring.read(id, &mut buf).unwrap();
+            assert_eq!((f.ver, &buf[..f.len as usize]), (99, &[9u8; 16][..]));
+        }
         // Readers are not held up by it either.
         let mut c = ring.cursor(From::Oldest);
         let mut buf = [0u8; 64];

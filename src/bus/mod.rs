@@ -68,7 +68,8 @@ pub(crate) struct BusObject;
 impl RingObject for BusObject {
     const OBJECT: ObjectKind = ObjectKind::Bus;
     /// 2: the ring body's layout 2 (owner words apart from the slots).
-    const LAYOUT_VERSION: u32 = 2;
+    /// 3: the ring body's layout 3 (owner words carry a committed bit).
+    const LAYOUT_VERSION: u32 = 3;
 }
 
 /// Geometry of a bus, fixed at creation.

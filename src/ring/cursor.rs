@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::protocol::{ReadOutcome, owner_lap, owner_tag};
+use super::protocol::{ReadOutcome, lap_code, owner_lap, owner_tag};
 use super::{Frame, FrameInfo, RingInner, futex};
 use crate::epoch::{Deadline, monotonic_ns};
 use crate::error::{Error, Result};
@@ -211,7 +211,7 @@ impl Cursor {
                 return false;
             }
         };
-        let lap = self.ring.view.lap(self.pos) as u32;
+        let lap = lap_code(self.ring.view.lap(self.pos));
         if owner_lap(owner) != lap {
             // Claimed in head but the claim CAS is not visible yet, or the slot
             // already belongs to a later lap (then the next read sees it overwritten).

@@ -172,7 +172,8 @@ pub(crate) struct PlainRing;
 impl RingObject for PlainRing {
     const OBJECT: ObjectKind = ObjectKind::Ring;
     /// 2: owner words moved out of the slots into an array of their own.
-    const LAYOUT_VERSION: u32 = 2;
+    /// 3: owner words carry a committed bit; a claim no longer reads `seq`.
+    const LAYOUT_VERSION: u32 = 3;
 }
 
 pub(crate) struct RingLayout<O>(PhantomData<O>);
@@ -325,7 +326,8 @@ impl RingCore {
                 ))
             })?;
         let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
-        self.view.publish_parts(pos, id.raw(), kind, ver, parts);
+        self.view
+            .publish_parts(pos, tag, id.raw(), kind, ver, parts);
         self.view.after_commit(futex::wake_all);
         Ok(id)
     }

@@ -496,7 +496,9 @@ pub fn payload_scheme_self_check() {
 /// `seq` @0, `id` @8, `ver` @16, `len:32 | kind:8 << 32` @24.
 pub mod ring_layout {
     /// Layout version of rings and buses.
-    pub const VERSION: u32 = 2;
+    pub const VERSION: u32 = 3;
+    /// Bit 63 of an owner word: its lap is committed (`[committed:1][lap:31][tag:32]`).
+    pub const COMMITTED: u64 = 1 << 63;
     /// Offset of the control block (`head` first).
     pub const CONTROL: u64 = 128;
     /// Offset of the owner word of slot 0.

@@ -39,6 +39,10 @@ struct Config {
     out: PathBuf,
     suites: Vec<String>,
     only: Option<Vec<Kind>>,
+    /// Latency: message sizes (`--sizes 64,1024`; default all three) ...
+    sizes: Vec<usize>,
+    /// ... and modes (`--modes back-to-back,fixed-rate`), false = back-to-back.
+    modes: Vec<bool>,
     /// Latency: round trips kept, and warm-up rounds before them.
     rounds: u64,
     warm: u64,
@@ -79,7 +83,26 @@ impl Config {
                 .collect()
         });
         let s = if quick { 20 } else { 1 };
+        let sizes = value("--sizes").map_or(SIZES.to_vec(), |v| {
+            v.split(',')
+                .map(|n| {
+                    n.parse()
+                        .unwrap_or_else(|_| panic!("--sizes: bad size {n}"))
+                })
+                .collect()
+        });
+        let modes = value("--modes").map_or(vec![false, true], |v| {
+            v.split(',')
+                .map(|m| match m {
+                    "back-to-back" => false,
+                    "fixed-rate" => true,
+                    _ => panic!("--modes: back-to-back or fixed-rate, not {m}"),
+                })
+                .collect()
+        });
         Config {
+            sizes,
+            modes,
             quick,
             blocks: value("--blocks")
                 .map(|b| b.parse().expect("--blocks N"))
@@ -325,7 +348,10 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
          {blocks} interleaved block(s)",
         cfg.rounds, cfg.paced, cfg.interval_ns
     );
-    let kinds: Vec<Kind> = LATENCY_KINDS.into_iter().filter(|k| cfg.wants(*k)).collect();
+    let kinds: Vec<Kind> = LATENCY_KINDS
+        .into_iter()
+        .filter(|k| cfg.wants(*k))
+        .collect();
     let block_cfg = Config {
         rounds: cfg.rounds.div_ceil(blocks),
         warm: cfg.warm.div_ceil(blocks),
@@ -334,8 +360,8 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
         cap_ns: cfg.cap_ns / blocks,
         ..cfg.clone()
     };
-    for size in SIZES {
-        for paced in [false, true] {
+    for &size in &cfg.sizes {
+        for &paced in &cfg.modes {
             let mode = if paced { "fixed-rate" } else { "back-to-back" };
             println!("-- {size} B, {mode}");
             println!(
