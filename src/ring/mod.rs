@@ -318,7 +318,7 @@ impl RingCore {
         let tag = fleet.writer_tag()?;
         let pos = self
             .view
-            .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
+            .claim(tag, len, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
             .ok_or_else(|| {
                 Error::Corrupt(format!(
                     "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
