@@ -127,6 +127,7 @@ fn ring_opts() -> RingOptions {
         max_payload: PAYLOAD as u32,
         kind: 1,
         mode: 0,
+        single_writer: false,
     }
 }
 

@@ -41,6 +41,7 @@ fn ring_opts() -> RingOptions {
         max_payload: MSG as u32,
         kind: 9,
         mode: 0,
+        single_writer: false,
     }
 }
 

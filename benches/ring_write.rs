@@ -22,6 +22,7 @@ fn setup(tag: &str, max_payload: u32) -> (Fleet, Ring) {
             max_payload,
             kind: 1,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();

@@ -32,7 +32,8 @@ static_assert(offsetof(orbit_ring_options, capacity) == 0, "");
 static_assert(offsetof(orbit_ring_options, max_payload) == 8, "");
 static_assert(offsetof(orbit_ring_options, mode) == 12, "");
 static_assert(offsetof(orbit_ring_options, kind) == 16, "");
-static_assert(offsetof(orbit_ring_options, reserved0) == 17, "");
+static_assert(offsetof(orbit_ring_options, flags) == 17, "");
+static_assert(offsetof(orbit_ring_options, reserved0) == 18, "");
 static_assert(offsetof(orbit_ring_options, reserved) == 24, "");
 static_assert(sizeof(orbit_ring_options) == 72, "");
 static_assert(offsetof(orbit_frame, id) == 0, "");
@@ -47,6 +48,7 @@ static_assert(offsetof(orbit_ring_info, takeovers) == 16, "");
 static_assert(offsetof(orbit_ring_info, max_payload) == 24, "");
 static_assert(offsetof(orbit_ring_info, slot_stride) == 28, "");
 static_assert(offsetof(orbit_ring_info, kind) == 32, "");
+static_assert(offsetof(orbit_ring_info, flags) == 33, "");
 static_assert(sizeof(orbit_ring_info) == 40, "");
 static_assert(ORBIT_STATUS_OK == 0 && ORBIT_STATUS_PANIC == 28, "");
 

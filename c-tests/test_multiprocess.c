@@ -397,6 +397,83 @@ static void test_wait_times_out_without_writes(void) {
     CHECK_OK(orbit_fleet_unlink(fleet));
 }
 
+/* A single-writer ring: the writer handle inherited through fork() may not
+ * write, and freeing that copy does not give the parent's role up; a child
+ * that joins again still finds the role held (CONFLICT) while the parent
+ * lives, then takes it once the parent frees its writer. */
+static void test_single_writer_across_fork(void) {
+    char fleet[49];
+    orbit_fleet *f;
+    orbit_ring *r = NULL;
+    orbit_ring_writer *w = NULL;
+    orbit_ring_options o;
+    orbit_cursor *c = NULL;
+    orbit_frame fr;
+    unsigned char buf[MAX_PAYLOAD];
+    pid_t pid;
+
+    t_fleet_name(fleet, sizeof fleet, "swfork");
+    f = join_labelled(fleet, "parent");
+    o = t_ring_opts(8, MAX_PAYLOAD, RING_KIND);
+    o.flags = ORBIT_RING_SINGLE_WRITER;
+    CHECK_OK(orbit_ring_open(f, "s", &o, &r));
+    CHECK_OK(orbit_cursor_open(r, ORBIT_FROM_OLDEST, &c));
+    CHECK_OK(orbit_ring_writer_open(r, &w));
+    CHECK_OK(orbit_ring_writer_write(w, 0, 1, "parent", 6, NULL));
+    pid = t_fork();
+    if (pid == 0) {
+        orbit_fleet *mine;
+        orbit_ring *mine_r = NULL;
+        orbit_ring_writer *mine_w = NULL;
+        CHECK_STATUS(orbit_ring_writer_write(w, 0, 2, "x", 1, NULL),
+                     ORBIT_STATUS_INVALID_ARGUMENT);
+        /* freeing the inherited copy must not give the parent's role up */
+        orbit_ring_writer_free(w);
+        mine = join_labelled(fleet, "forked");
+        CHECK_OK(orbit_ring_open(mine, "s", NULL, &mine_r));
+        CHECK_STATUS(orbit_ring_writer_open(mine_r, &mine_w), ORBIT_STATUS_CONFLICT);
+        CHECK(mine_w == NULL);
+        CHECK_STATUS(orbit_ring_write(mine_r, 0, 3, "x", 1, NULL),
+                     ORBIT_STATUS_INVALID_ARGUMENT);
+        orbit_ring_free(mine_r);
+        orbit_fleet_free(mine);
+        orbit_cursor_free(c);
+        orbit_ring_free(r);
+        orbit_fleet_free(f);
+        t_child_exit(0);
+    }
+    CHECK_EQ(t_wait(pid), 0);
+    CHECK_OK(orbit_ring_writer_write(w, 0, 4, "still", 5, NULL));
+    orbit_ring_writer_free(w);
+    pid = t_fork();
+    if (pid == 0) {
+        orbit_fleet *mine = join_labelled(fleet, "next");
+        orbit_ring *mine_r = NULL;
+        orbit_ring_writer *mine_w = NULL;
+        CHECK_OK(orbit_ring_open(mine, "s", NULL, &mine_r));
+        CHECK_OK(orbit_ring_writer_open(mine_r, &mine_w));
+        CHECK_OK(orbit_ring_writer_write(mine_w, 0, 5, "child", 5, NULL));
+        orbit_ring_writer_free(mine_w);
+        orbit_ring_free(mine_r);
+        orbit_fleet_free(mine);
+        t_child_exit(0);
+    }
+    CHECK_EQ(t_wait(pid), 0);
+    CHECK_OK(orbit_cursor_next(c, &fr, buf, sizeof buf));
+    CHECK_EQ(fr.ver, 1);
+    CHECK_OK(orbit_cursor_next(c, &fr, buf, sizeof buf));
+    CHECK_EQ(fr.ver, 4);
+    CHECK_OK(orbit_cursor_next(c, &fr, buf, sizeof buf));
+    CHECK_EQ(fr.ver, 5);
+    CHECK(memcmp(buf, "child", 5) == 0);
+    CHECK_STATUS(orbit_cursor_next(c, &fr, buf, sizeof buf), ORBIT_STATUS_EMPTY);
+    orbit_cursor_free(c);
+    orbit_ring_free(r);
+    CHECK_OK(orbit_ring_unlink(fleet, "s"));
+    orbit_fleet_free(f);
+    CHECK_OK(orbit_fleet_unlink(fleet));
+}
+
 /* A handle inherited through fork() may not write: the child joins again. */
 static void test_forked_child_must_join_again(void) {
     char fleet[49];
@@ -528,6 +605,7 @@ int main(int argc, char **argv) {
     RUN(test_wait_wakes_on_write_from_other_process);
     RUN(test_wait_times_out_without_writes);
     RUN(test_forked_child_must_join_again);
+    RUN(test_single_writer_across_fork);
     RUN(test_members_of_other_processes);
     return t_done();
 }

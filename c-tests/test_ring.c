@@ -63,6 +63,7 @@ static void test_options_defaults(void) {
     CHECK_EQ(ro.max_payload, 1024);
     CHECK_EQ(ro.mode, 0);
     CHECK_EQ(ro.kind, 0);
+    CHECK_EQ(ro.flags, 0);
     for (i = 0; i < sizeof ro.reserved0; i++)
         CHECK_EQ(ro.reserved0[i], 0);
     for (i = 0; i < sizeof ro.reserved / sizeof ro.reserved[0]; i++)

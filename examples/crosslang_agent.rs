@@ -111,6 +111,7 @@ impl Agent {
             max_payload: 128,
             kind: 0,
             mode: 0,
+            single_writer: false,
         };
         let ring = self.must(Ring::open(&self.fleet, "xl.ring", Some(&opts)), "open ring");
         let mut cur = ring.cursor(From::Oldest);

@@ -364,6 +364,7 @@ fn main() {
             max_payload: 1024,
             kind: 9,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();

@@ -28,6 +28,8 @@ typedef struct orbit_fleet orbit_fleet;
 typedef struct orbit_ring orbit_ring;
 /** A reader's cursor (Rust: orbit::Cursor). One thread at a time. Free with orbit_cursor_free. */
 typedef struct orbit_cursor orbit_cursor;
+/** The writer of a single-writer ring (Rust: orbit::RingWriter). One thread at a time. Free with orbit_ring_writer_free. */
+typedef struct orbit_ring_writer orbit_ring_writer;
 /** A cache (Rust: orbit::OrbitCache). Thread-safe. Free with orbit_cache_free. */
 typedef struct orbit_cache orbit_cache;
 /** An event bus (Rust: orbit::Bus). Thread-safe. Free with orbit_bus_free. */
@@ -37,6 +39,11 @@ typedef struct orbit_subscription orbit_subscription;
 /** A granted lease (Rust: orbit::Lease). One thread at a time. orbit_lease_free releases it if held. */
 typedef struct orbit_lease orbit_lease;
 
+
+/**
+ * `orbit_ring_options.flags`: a single-writer ring (see `orbit_ring_writer_open`).
+ */
+#define ORBIT_RING_SINGLE_WRITER 1
 
 /**
  * Status codes shared by every language binding. Values never change once
@@ -491,9 +498,15 @@ typedef struct orbit_ring_options {
      */
     uint8_t kind;
     /**
+     * 0, or `ORBIT_RING_SINGLE_WRITER`: one writer at a time, through
+     * `orbit_ring_writer_open` (`orbit_ring_write` is refused); its writes
+     * claim slots without compare-and-swap, the ring's lowest latency.
+     */
+    uint8_t flags;
+    /**
      * Must be zero.
      */
-    uint8_t reserved0[7];
+    uint8_t reserved0[6];
     /**
      * Must be zero (room for future options).
      */
@@ -554,6 +567,10 @@ typedef struct orbit_ring_info {
      * The ring's KIND byte.
      */
     uint8_t kind;
+    /**
+     * `ORBIT_RING_SINGLE_WRITER` if the ring was created single-writer, else 0.
+     */
+    uint8_t flags;
 } orbit_ring_info;
 
 /**
@@ -1300,6 +1317,46 @@ void orbit_ring_free(orbit_ring *r);
  * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT`; `NOT_EXIST`; `PERMISSION`.
  */
 orbit_status orbit_ring_unlink(const char *fleet, const char *name);
+
+/**
+ * Becomes the writer of a single-writer ring (created with
+ * `ORBIT_RING_SINGLE_WRITER`) until `orbit_ring_writer_free`. One writer at
+ * a time across every process; the role of a writer whose process died is
+ * taken over.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (a multi-writer ring,
+ * a freed handle, a fleet handle inherited through `fork()`); `CONFLICT` (a
+ * live writer holds the ring); `READ_ONLY` (opened through an observer).
+ * On failure `*out` is NULL.
+ * **Ownership**: free `*out` with `orbit_ring_writer_free`, which gives the
+ * role up; the writer keeps the ring mapped.
+ * **Thread safety**: any thread.
+ */
+orbit_status orbit_ring_writer_open(const orbit_ring *r, orbit_ring_writer **out);
+
+/**
+ * Appends a frame through a single-writer ring's writer; as
+ * `orbit_ring_write`, without its compare-and-swaps.
+ *
+ * **Returns** `OK`; `NULL_ARGUMENT`; `TOO_LARGE` (`len > max_payload`;
+ * nothing written); `INVALID_ARGUMENT` (freed handle, or inherited through
+ * `fork()`).
+ * **Thread safety**: one thread at a time per writer; lock-free, no
+ * allocation, no syscall unless a reader is blocked in `orbit_cursor_wait`.
+ */
+orbit_status orbit_ring_writer_write(orbit_ring_writer *w,
+                                     uint8_t frame_kind,
+                                     uint64_t ver,
+                                     const void *data,
+                                     size_t len,
+                                     uint64_t *out_id);
+
+/**
+ * Gives the writer role up and frees the handle. NULL is a no-op.
+ *
+ * **Thread safety**: not concurrently with other calls on the same handle.
+ */
+void orbit_ring_writer_free(orbit_ring_writer *w);
 
 /**
  * Opens a cursor on a ring, at the oldest frame still held

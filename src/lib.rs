@@ -79,7 +79,9 @@ pub use fleet::{
 #[cfg(not(loom))]
 pub use id::{NetId64, ParseNetId64Error};
 #[cfg(not(loom))]
-pub use ring::{Cursor, Frame, FrameInfo, From, OrbitTyped, Orbital, Ring, RingInfo, RingOptions};
+pub use ring::{
+    Cursor, Frame, FrameInfo, From, OrbitTyped, Orbital, Ring, RingInfo, RingOptions, RingWriter,
+};
 
 /// The crate version (also `orbit_version()`).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

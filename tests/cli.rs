@@ -99,6 +99,7 @@ fn ring(f: &Fleet, name: &str, capacity: u64) -> Ring {
             max_payload: 64,
             kind: 9,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap()

@@ -192,6 +192,7 @@ fn mutual_exclusion_and_increasing_tokens_across_processes() {
             max_payload: 8,
             kind: 1,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();

@@ -311,6 +311,7 @@ fn child_process() {
     let fleet = Fleet::join(&fleet_name, &FleetOptions::default()).expect("join");
     match role.as_str() {
         "ring_writer" => child_ring_writer(&board, serial, &fleet),
+        "single_writer" => child_single_writer(&board, serial, &fleet),
         "ring_reader" => child_ring_reader(&board, serial, &fleet),
         "cache" => child_cache(&board, serial, &fleet, &param::<String>("OP")),
         "bus" => child_bus(&board, serial, &fleet),
@@ -676,6 +677,7 @@ fn ring_options(capacity: u64, max_payload: u32) -> RingOptions {
         max_payload,
         kind: RING_KIND,
         mode: 0,
+        single_writer: false,
     }
 }
 
@@ -769,6 +771,125 @@ fn ring_write() {
             cfg.replay()
         );
     }
+}
+
+/// A child that takes the single-writer role of ring "s" when it is free,
+/// writes through it, and now and then gives it up; killed anywhere in that,
+/// including while acquiring or giving up the role.
+fn child_single_writer(board: &Board, serial: usize, fleet: &Fleet) {
+    let ring = Ring::open(fleet, "s", None).expect("open ring");
+    let max = ring.info().max_payload as u64;
+    let tag = (fleet.node_id().unwrap() as u32) << 16 | (serial as u32 & 0xFFFF);
+    let mut rng = XorShift::new(param::<u64>("SEED") ^ 0x5B);
+    let mut templates: Vec<Template> = (0..8)
+        .map(|_| Template::new(rng.range(32, max) as usize, tag, &mut rng))
+        .collect();
+    let mut writer = None;
+    let mut i = 0u64;
+    child_loop(
+        board,
+        serial,
+        Box::new(move |rng, b, s| {
+            if writer.is_none() {
+                match in_call(b, s, || ring.writer()) {
+                    Ok(w) => writer = Some(w),
+                    Err(e) if e.status() == Status::Conflict => {
+                        std::thread::sleep(Duration::from_micros(50));
+                        return;
+                    }
+                    Err(e) => fail(format!("writer: {e}")),
+                }
+            }
+            let w = writer.as_mut().expect("held");
+            let t = &mut templates[(i % 8) as usize];
+            let frame = t.frame(i);
+            in_call(b, s, || w.write(1, i, frame))
+                .unwrap_or_else(|e| fail(format!("single write: {e}")));
+            i += 1;
+            if rng.below(200) == 0 {
+                in_call(b, s, || drop(writer.take()));
+            }
+        }),
+    );
+}
+
+#[test]
+fn ring_single_write() {
+    let cfg = Cfg::new("ring.single_write");
+    let mut rng = cfg.rng();
+    let fleet = unique_fleet("cm-sw");
+    let _u = Unlinker(fleet.clone(), vec!["s"]);
+    unlink_everything(&fleet, &["s"]);
+    let board = Board::create("sw");
+    let me = Fleet::join(&fleet, &fleet_options()).unwrap();
+    let capacity = 8u64 << rng.below(3);
+    let opts = RingOptions {
+        single_writer: true,
+        ..ring_options(capacity, 16 * 1024)
+    };
+    let ring = Ring::open(&me, "s", Some(&opts)).unwrap();
+    let follower = follow_ring(ring.clone());
+    let mut tally = Tally::default();
+    let mut serial = 0;
+    let started = Instant::now();
+    let mut mine = Template::new(200, 0xFFFF_0000, &mut rng);
+    let mut my_index = 0u64;
+    while cfg.more(tally.rounds, started) {
+        let n = rng.range(2, 4) as usize;
+        let params = [("FLEET", fleet.clone())];
+        round(
+            &cfg,
+            &board,
+            &mut serial,
+            &mut rng,
+            &mut tally,
+            n,
+            "single_writer",
+            &params,
+            &mut |t| {
+                follower.check(&cfg, "after kills");
+                // A full lap gets written within the bound: by a surviving
+                // holder, or by this process once the role is free or its
+                // holder dead (every slot a dead writer left half-written
+                // taken over on the way).
+                let target = ring.head() + capacity + 1;
+                bounded(
+                    OP_LIMIT,
+                    format!("ring.single_write lap ({})", cfg.replay()),
+                    || {
+                        while ring.head() < target {
+                            match ring.writer() {
+                                Ok(mut w) => {
+                                    while ring.head() < target {
+                                        w.write(1, my_index, mine.frame(my_index)).unwrap();
+                                        my_index += 1;
+                                    }
+                                }
+                                Err(e) if e.status() == Status::Conflict => {
+                                    std::thread::sleep(Duration::from_micros(200))
+                                }
+                                Err(e) => panic!("writer: {e}"),
+                            }
+                        }
+                    },
+                );
+                t.check("a full lap written within bound (dead holders replaced)");
+            },
+        );
+        follower.drain_to(&cfg, ring.head());
+        tally.check("reader past every dead writer's slot (liveness, not timeout)");
+        tally.check("frames whole, in order, exact loss");
+    }
+    let frames = follower.finish(&cfg);
+    let takeovers = ring.info().takeovers;
+    eprintln!(
+        "{}",
+        tally.summary(
+            &cfg,
+            &format!(", capacity {capacity}, {frames} frames read, {takeovers} slot takeovers")
+        )
+    );
+    assert!(frames > 0);
 }
 
 fn child_ring_reader(board: &Board, serial: usize, fleet: &Fleet) {

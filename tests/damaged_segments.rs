@@ -309,6 +309,7 @@ fn ring_slot_with_impossible_length_is_skipped() {
             max_payload: 64,
             kind: 3,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();
@@ -536,6 +537,7 @@ fn writer_refuses_a_damaged_slot_at_the_head() {
             max_payload: 64,
             kind: 3,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();

@@ -122,11 +122,12 @@ fn options_init_fills_defaults_and_ignores_null() {
             o.capacity,
             o.max_payload,
             o.kind,
+            o.flags,
             o.mode,
             o.reserved0,
             o.reserved
         ),
-        (4096, 1024, 0, 0, [0; 7], [0; 6])
+        (4096, 1024, 0, 0, 0, [0; 6], [0; 6])
     );
     let f = fleet_opts();
     assert!(f.label.is_null());
@@ -407,10 +408,16 @@ fn reserved_fields_and_bad_option_values_are_refused() {
         assert_err(open(&o), Status::InvalidArgument);
         assert!(last_error().contains("reserved"), "{}", last_error());
     }
-    for i in 0..7 {
+    for i in 0..6 {
         let mut o = ring_opts();
         o.reserved0[i] = 0x80;
         assert_err(open(&o), Status::InvalidArgument);
+    }
+    for flags in [2u8, 0x80, 0xFF] {
+        let mut o = ring_opts();
+        o.flags = flags;
+        assert_err(open(&o), Status::InvalidArgument);
+        assert!(last_error().contains("flags"), "{}", last_error());
     }
     type Tweak = fn(&mut orbit_ring_options);
     let tweaks: [(&str, Tweak); 7] = [
@@ -1077,6 +1084,121 @@ fn batch_functions_refuse_bad_input() {
     orbit_cache_free(cache);
     assert_eq!(
         orbit_cache_unlink(fx.name.as_ptr(), cname.as_ptr()),
+        Status::Ok
+    );
+}
+
+#[test]
+fn single_writer_functions_refuse_bad_input() {
+    let fx = Fx::new("ffisw");
+    let mut o = ring_opts();
+    o.capacity = 8;
+    o.max_payload = 64;
+    o.flags = ORBIT_RING_SINGLE_WRITER;
+    let mut r = sentinel();
+    assert_eq!(
+        orbit_ring_open(fx.f, cs("sw").as_ptr(), &o, &mut r),
+        Status::Ok
+    );
+    let mut info = orbit_ring_info::default();
+    assert_eq!(orbit_ring_stat(r, &mut info), Status::Ok);
+    assert_eq!(info.flags, ORBIT_RING_SINGLE_WRITER);
+    // The same name with other flags is another geometry.
+    let mut plain = sentinel();
+    o.flags = 0;
+    assert_err(
+        orbit_ring_open(fx.f, cs("sw").as_ptr(), &o, &mut plain),
+        Status::Incompatible,
+    );
+    assert!(plain.is_null());
+    // NULLs.
+    let mut w = sentinel();
+    assert_err(orbit_ring_writer_open(null(), &mut w), Status::NullArgument);
+    assert!(w.is_null(), "*out cleared on failure");
+    assert_err(orbit_ring_writer_open(r, null_mut()), Status::NullArgument);
+    assert_err(
+        orbit_ring_writer_write(null_mut(), 0, 0, b"x".as_ptr().cast(), 1, null_mut()),
+        Status::NullArgument,
+    );
+    orbit_ring_writer_free(null_mut());
+    // A multi-writer ring has no writer role; a single-writer ring refuses
+    // orbit_ring_write.
+    let mut w = sentinel();
+    assert_err(
+        orbit_ring_writer_open(fx.r, &mut w),
+        Status::InvalidArgument,
+    );
+    assert!(
+        last_error().contains("not single-writer"),
+        "{}",
+        last_error()
+    );
+    assert_err(
+        orbit_ring_write(r, 0, 0, b"x".as_ptr().cast(), 1, null_mut()),
+        Status::InvalidArgument,
+    );
+    assert!(last_error().contains("single-writer"), "{}", last_error());
+    // One writer at a time; the role is free again once the writer is freed.
+    let mut w = sentinel();
+    assert_eq!(orbit_ring_writer_open(r, &mut w), Status::Ok);
+    let mut w2 = sentinel();
+    assert_err(orbit_ring_writer_open(r, &mut w2), Status::Conflict);
+    assert!(w2.is_null());
+    let mut id = 0;
+    assert_eq!(
+        orbit_ring_writer_write(w, 4, 5, b"hello".as_ptr().cast(), 5, &mut id),
+        Status::Ok
+    );
+    assert_err(
+        orbit_ring_writer_write(w, 0, 0, null(), 1, null_mut()),
+        Status::NullArgument,
+    );
+    assert_err(
+        orbit_ring_writer_write(w, 0, 0, [0u8; 65].as_ptr().cast(), 65, null_mut()),
+        Status::TooLarge,
+    );
+    // Wrong handle types are refused, not misused.
+    assert_err(
+        orbit_ring_writer_write(r as *mut orbit_ring_writer, 0, 0, null(), 0, null_mut()),
+        Status::InvalidArgument,
+    );
+    assert_err(
+        orbit_ring_write(w as *mut orbit_ring, 0, 0, null(), 0, null_mut()),
+        Status::InvalidArgument,
+    );
+    let mut frame = orbit_frame::default();
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        orbit_ring_read(r, id, &mut frame, buf.as_mut_ptr().cast(), 64),
+        Status::Ok
+    );
+    assert_eq!((frame.kind, frame.ver, &buf[..5]), (4, 5, &b"hello"[..]));
+    orbit_ring_writer_free(w);
+    orbit_ring_writer_free(w);
+    assert!(last_error().contains("already freed"), "{}", last_error());
+    let mut w3 = sentinel();
+    assert_eq!(orbit_ring_writer_open(r, &mut w3), Status::Ok);
+    // The writer keeps the ring mapped after the ring handle is freed.
+    orbit_ring_free(r);
+    assert_eq!(
+        orbit_ring_writer_write(w3, 0, 0, b"after".as_ptr().cast(), 5, null_mut()),
+        Status::Ok
+    );
+    orbit_ring_writer_free(w3);
+    // Through an observer: read-only.
+    let mut obs = sentinel();
+    assert_eq!(orbit_fleet_observe(fx.name.as_ptr(), &mut obs), Status::Ok);
+    let mut ro = sentinel();
+    assert_eq!(
+        orbit_ring_open(obs, cs("sw").as_ptr(), null(), &mut ro),
+        Status::Ok
+    );
+    let mut w4 = sentinel();
+    assert_err(orbit_ring_writer_open(ro, &mut w4), Status::ReadOnly);
+    orbit_ring_free(ro);
+    orbit_fleet_free(obs);
+    assert_eq!(
+        orbit_ring_unlink(fx.name.as_ptr(), cs("sw").as_ptr()),
         Status::Ok
     );
 }

@@ -235,6 +235,7 @@ fn crashed_writers_never_tear_stall_or_block() {
             max_payload: MAX_PAYLOAD,
             kind: RING_KIND,
             mode: 0,
+            single_writer: false,
         }),
     )
     .unwrap();
@@ -409,6 +410,7 @@ impl Crafted {
                 max_payload: 64,
                 kind: RING_KIND,
                 mode: 0,
+                single_writer: false,
             }),
         )
         .unwrap();

@@ -22,6 +22,7 @@ fn ring_opts(capacity: u64, max_payload: u32) -> RingOptions {
         max_payload,
         kind: RING_KIND,
         mode: 0,
+        single_writer: false,
     }
 }
 
@@ -38,6 +39,7 @@ fn child_process() {
     let Some(role) = common::role() else { return };
     match role.as_str() {
         "writer" => child_writer(),
+        "single_writer" => child_single_writer(),
         "reader" => child_reader(),
         "reader_stages" => child_reader_stages(),
         "waiter" => child_waiter(),
@@ -52,6 +54,36 @@ fn child_process() {
 fn child_writer() {
     let fleet = join(&param::<String>("FLEET"));
     let ring = Ring::open(&fleet, &param::<String>("RING"), None).expect("open ring");
+    let r = ring.clone();
+    write_frames(&fleet, &ring, |k, v, p| r.write(k, v, p));
+}
+
+/// [`child_writer`] through the writer of a single-writer ring. Reports
+/// `conflict` (and checks that `Ring::write` is refused) instead when
+/// another writer holds the ring.
+fn child_single_writer() {
+    let fleet = join(&param::<String>("FLEET"));
+    let ring = Ring::open(&fleet, &param::<String>("RING"), None).expect("open ring");
+    let mut w = match ring.writer() {
+        Ok(w) => w,
+        Err(e) if e.status() == Status::Conflict => {
+            assert_eq!(
+                ring.write(0, 0, b"x").unwrap_err().status(),
+                Status::InvalidArgument
+            );
+            report("conflict");
+            return;
+        }
+        Err(e) => panic!("writer: {e}"),
+    };
+    write_frames(&fleet, &ring, |k, v, p| w.write(k, v, p));
+}
+
+fn write_frames(
+    fleet: &Fleet,
+    ring: &Ring,
+    mut write: impl FnMut(u8, u64, &[u8]) -> orbit::Result<NetId64>,
+) {
     let n: u64 = param("N");
     let writer: u32 = param("WRITER");
     let max_len = ring.info().max_payload as u64;
@@ -65,10 +97,11 @@ fn child_writer() {
     for i in 0..n {
         let len = rng.range(PAYLOAD_MIN as u64, max_len) as usize;
         let p = common::payload(len, tag, i, &mut rng);
-        let id = ring
-            .write(writer as u8, i * 1000 + writer as u64, &p)
-            .expect("write");
+        let id = write(writer as u8, i * 1000 + writer as u64, &p).expect("write");
         assert_eq!((id.kind(), id.node()), (RING_KIND, node), "id {id}");
+        if i == 0 {
+            report("first");
+        }
     }
     report("done");
 }
@@ -676,4 +709,72 @@ fn killed_member_is_dead_and_its_node_reclaimed() {
     heir.send("quit");
     heir.finish(LONG);
     assert_eq!(me.members().len(), 1);
+}
+
+/// A single-writer ring across processes: while one process holds the
+/// writer, another gets CONFLICT (and `Ring::write` is refused); a reader
+/// process gets every frame of a writer process whole and in order; a
+/// writer killed with SIGKILL is replaced by the next.
+#[test]
+fn single_writer_ring_across_processes() {
+    let fleet = unique_fleet("single");
+    let _c = Cleanup::new(&fleet, &["s"]);
+    let me = join(&fleet);
+    let opts = RingOptions {
+        single_writer: true,
+        ..ring_opts(4096, 300)
+    };
+    let ring = Ring::open(&me, "s", Some(&opts)).unwrap();
+    assert!(ring.info().single_writer);
+    let single = |n: u64, w: u32| {
+        spawn(
+            "single_writer",
+            &[
+                ("FLEET", fleet.clone()),
+                ("RING", "s".into()),
+                ("WRITER", w.to_string()),
+                ("N", n.to_string()),
+                ("SEED", (0x5EED_0000 + w as u64).to_string()),
+                ("GO", "0".into()),
+            ],
+        )
+    };
+    let held = ring.writer().unwrap();
+    let mut c = single(10, 1);
+    c.expect("conflict", LONG);
+    c.finish(LONG);
+    drop(held);
+
+    let n = 3000u64;
+    let mut reader = spawn(
+        "reader",
+        &[
+            ("FLEET", fleet.clone()),
+            ("RING", "s".into()),
+            ("TOTAL", n.to_string()),
+        ],
+    );
+    reader.expect("ready", LONG);
+    let mut w = single(n, 2);
+    let node: u16 = w.expect("node=", LONG).parse().unwrap();
+    w.finish(LONG);
+    let reports = reader.finish(LONG);
+    assert_eq!(report_value::<u64>(&reports, "frames"), n);
+    assert!(
+        reports.contains(&format!("writer=2 node={node} count={n}")),
+        "{reports:?}"
+    );
+    assert_eq!(ring.head(), n);
+
+    // The writer gave the role up when it exited; one that is killed holding
+    // it is replaced.
+    let mut k = single(u64::MAX, 3);
+    k.expect("first", LONG);
+    assert_eq!(ring.writer().unwrap_err().status(), Status::Conflict);
+    k.kill9();
+    let mut mine = ring.writer().expect("a dead writer's role is taken over");
+    let id = mine.write(0, 7, b"after").unwrap();
+    let mut buf = [0u8; 300];
+    let info = ring.read(id, &mut buf).unwrap();
+    assert_eq!((info.ver, &buf[..5]), (7, &b"after"[..]));
 }

@@ -85,6 +85,7 @@ fn ring_opts() -> RingOptions {
         max_payload: 64,
         kind: 4,
         mode: 0,
+        single_writer: false,
     }
 }
 

@@ -71,6 +71,7 @@ fn opts(capacity: u64, max_payload: u32) -> RingOptions {
         max_payload,
         kind: 5,
         mode: 0,
+        single_writer: false,
     }
 }
 
@@ -162,6 +163,7 @@ fn header_fields_are_where_the_docs_say() {
         max_payload: 100,
         kind: 9,
         mode: 0o640,
+        single_writer: false,
     };
     let bytes = s.real_ring("r", &o);
     assert_eq!(u64_at(&bytes, 0), MAGIC);

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::error::{Error, Result, Status};
 use crate::id::NetId64;
-use crate::ring::{Cursor, FrameInfo, Ring, RingOptions};
+use crate::ring::{Cursor, FrameInfo, Ring, RingOptions, RingWriter};
 
 /// A ring handle. Behind it: `orbit::Ring`.
 ///
@@ -45,6 +45,29 @@ pub struct orbit_cursor {
 }
 impl_handle!(orbit_cursor, 0x0F1E_E70F_1EE7_0003, "orbit_cursor");
 
+/// `orbit_ring_options.flags`: a single-writer ring (see `orbit_ring_writer_open`).
+pub const ORBIT_RING_SINGLE_WRITER: u8 = 1;
+
+/// The writer of a single-writer ring. Behind it: `orbit::RingWriter`.
+///
+/// Not thread-safe: one thread at a time (it may move between threads).
+///
+/// The handle's layout is private; `magic` is first (`repr(C)`) so that a
+/// check of a wrong or freed handle never reads past the smallest handle.
+/// Declared for C in cbindgen.toml (`after_includes`).
+///
+/// cbindgen:ignore
+#[repr(C)]
+pub struct orbit_ring_writer {
+    magic: u64,
+    writer: RingWriter,
+}
+impl_handle!(
+    orbit_ring_writer,
+    0x0F1E_E70F_1EE7_000A,
+    "orbit_ring_writer"
+);
+
 /// Ring geometry. Initialise with `orbit_ring_options_init`.
 #[repr(C)]
 pub struct orbit_ring_options {
@@ -57,8 +80,12 @@ pub struct orbit_ring_options {
     pub mode: u32,
     /// The ring's KIND byte, the top byte of every frame id (default 0).
     pub kind: u8,
+    /// 0, or `ORBIT_RING_SINGLE_WRITER`: one writer at a time, through
+    /// `orbit_ring_writer_open` (`orbit_ring_write` is refused); its writes
+    /// claim slots without compare-and-swap, the ring's lowest latency.
+    pub flags: u8,
     /// Must be zero.
-    pub reserved0: [u8; 7],
+    pub reserved0: [u8; 6],
     /// Must be zero (room for future options).
     pub reserved: [u64; 6],
 }
@@ -95,6 +122,8 @@ pub struct orbit_ring_info {
     pub slot_stride: u32,
     /// The ring's KIND byte.
     pub kind: u8,
+    /// `ORBIT_RING_SINGLE_WRITER` if the ring was created single-writer, else 0.
+    pub flags: u8,
 }
 
 fn frame_of(i: &FrameInfo) -> orbit_frame {
@@ -120,7 +149,8 @@ pub extern "C" fn orbit_ring_options_init(opts: *mut orbit_ring_options) {
                 max_payload: d.max_payload,
                 mode: d.mode,
                 kind: d.kind,
-                reserved0: [0; 7],
+                flags: 0,
+                reserved0: [0; 6],
                 reserved: [0; 6],
             };
         }
@@ -137,11 +167,18 @@ fn ring_options(o: *const orbit_ring_options) -> Result<Option<RingOptions>> {
     if c.reserved0.iter().any(|b| *b != 0) {
         return reserved_zero(&[1], "orbit_ring_options").map(|_| None);
     }
+    if c.flags & !ORBIT_RING_SINGLE_WRITER != 0 {
+        return Err(Error::InvalidArgument(format!(
+            "orbit_ring_options: unknown flags {:#x}",
+            c.flags
+        )));
+    }
     Ok(Some(RingOptions {
         capacity: c.capacity,
         max_payload: c.max_payload,
         kind: c.kind,
         mode: c.mode,
+        single_writer: c.flags & ORBIT_RING_SINGLE_WRITER != 0,
     }))
 }
 
@@ -337,6 +374,11 @@ pub extern "C" fn orbit_ring_stat(r: *const orbit_ring, out: *mut orbit_ring_inf
             max_payload: i.max_payload,
             slot_stride: i.slot_stride,
             kind: i.kind,
+            flags: if i.single_writer {
+                ORBIT_RING_SINGLE_WRITER
+            } else {
+                0
+            },
         };
         Ok(Status::Ok)
     })
@@ -360,6 +402,71 @@ pub extern "C" fn orbit_ring_unlink(fleet: *const c_char, name: *const c_char) -
         Ring::unlink(str_arg(fleet, "fleet")?, str_arg(name, "name")?)?;
         Ok(Status::Ok)
     })
+}
+
+/// Becomes the writer of a single-writer ring (created with
+/// `ORBIT_RING_SINGLE_WRITER`) until `orbit_ring_writer_free`. One writer at
+/// a time across every process; the role of a writer whose process died is
+/// taken over.
+///
+/// **Returns** `OK`; `NULL_ARGUMENT`; `INVALID_ARGUMENT` (a multi-writer ring,
+/// a freed handle, a fleet handle inherited through `fork()`); `CONFLICT` (a
+/// live writer holds the ring); `READ_ONLY` (opened through an observer).
+/// On failure `*out` is NULL.
+/// **Ownership**: free `*out` with `orbit_ring_writer_free`, which gives the
+/// role up; the writer keeps the ring mapped.
+/// **Thread safety**: any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_ring_writer_open(
+    r: *const orbit_ring,
+    out: *mut *mut orbit_ring_writer,
+) -> Status {
+    ffi_status!({
+        clear_out(out);
+        let out = out_arg(out, "out")?;
+        let writer = handle_ref(r)?.ring.writer()?;
+        *out = Handle::into_raw(orbit_ring_writer {
+            magic: <orbit_ring_writer as Handle>::MAGIC,
+            writer,
+        });
+        Ok(Status::Ok)
+    })
+}
+
+/// Appends a frame through a single-writer ring's writer; as
+/// `orbit_ring_write`, without its compare-and-swaps.
+///
+/// **Returns** `OK`; `NULL_ARGUMENT`; `TOO_LARGE` (`len > max_payload`;
+/// nothing written); `INVALID_ARGUMENT` (freed handle, or inherited through
+/// `fork()`).
+/// **Thread safety**: one thread at a time per writer; lock-free, no
+/// allocation, no syscall unless a reader is blocked in `orbit_cursor_wait`.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_ring_writer_write(
+    w: *mut orbit_ring_writer,
+    frame_kind: u8,
+    ver: u64,
+    data: *const c_void,
+    len: usize,
+    out_id: *mut u64,
+) -> Status {
+    ffi_status!({
+        let writer = &mut handle_mut(w)?.writer;
+        let payload = bytes_arg(data, len, "data")?;
+        let id = writer.write(frame_kind, ver, payload)?;
+        if let Some(o) = opt_out_arg(out_id) {
+            *o = id.raw();
+        }
+        Ok(Status::Ok)
+    })
+}
+
+/// Gives the writer role up and frees the handle. NULL is a no-op.
+///
+/// **Thread safety**: not concurrently with other calls on the same handle.
+#[unsafe(no_mangle)]
+pub extern "C" fn orbit_ring_writer_free(w: *mut orbit_ring_writer) {
+    ffi_boundary!({ handle_free(w) })
 }
 
 /// Opens a cursor on a ring, at the oldest frame still held

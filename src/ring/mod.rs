@@ -57,6 +57,10 @@ pub struct RingOptions {
     /// Permission bits of the segment if this call creates it (0 = the
     /// fleet's mode, else 0600).
     pub mode: u32,
+    /// One writer at a time, through [`Ring::writer`]: its writes claim
+    /// slots with plain stores instead of compare-and-swaps (the ring's
+    /// lowest latency). [`Ring::write`] is refused on such a ring.
+    pub single_writer: bool,
 }
 
 impl Default for RingOptions {
@@ -66,6 +70,7 @@ impl Default for RingOptions {
             max_payload: DEFAULT_MAX_PAYLOAD,
             kind: 0,
             mode: 0,
+            single_writer: false,
         }
     }
 }
@@ -76,14 +81,17 @@ pub(crate) struct RingGeometry {
     capacity: u64,
     max_payload: u32,
     kind: u8,
+    single_writer: bool,
 }
 
 impl RingGeometry {
+    /// A multi-writer ring's geometry.
     pub(crate) fn new(capacity: u64, max_payload: u32, kind: u8) -> Self {
         RingGeometry {
             capacity,
             max_payload,
             kind,
+            single_writer: false,
         }
     }
 
@@ -104,6 +112,7 @@ impl RingGeometry {
             capacity: o.capacity,
             max_payload: o.max_payload,
             kind: o.kind,
+            single_writer: o.single_writer,
         }
     }
 
@@ -189,7 +198,7 @@ impl<O: RingObject> SegmentLayout for RingLayout<O> {
             g.max_payload as u64,
             g.kind as u64,
             g.stride() as u64,
-            0,
+            g.single_writer as u64,
             0,
             0,
             0,
@@ -202,6 +211,11 @@ impl<O: RingObject> SegmentLayout for RingLayout<O> {
                 .map_err(|_| Error::Corrupt(format!("ring max_payload {}", raw[1])))?,
             kind: u8::try_from(raw[2])
                 .map_err(|_| Error::Corrupt(format!("ring kind {}", raw[2])))?,
+            single_writer: match raw[4] {
+                0 => false,
+                1 => true,
+                f => return Err(Error::Corrupt(format!("ring flags {f:#x}"))),
+            },
         };
         g.check().map_err(Error::Corrupt)?;
         if raw[3] != g.stride() as u64 {
@@ -307,6 +321,25 @@ impl RingCore {
         ver: u64,
         parts: &[&[u8]],
     ) -> Result<NetId64> {
+        if self.geom.single_writer {
+            return Err(Error::InvalidArgument(format!(
+                "ring {:?} is single-writer: write through its writer (Ring::writer, orbit_ring_writer_open)",
+                self.name
+            )));
+        }
+        self.append(fleet, None, kind, ver, parts)
+    }
+
+    /// Claims, writes and commits a frame. `single`: the single writer's next
+    /// position (see [`RingView::claim_single`]), advanced past the claim.
+    fn append(
+        &self,
+        fleet: &Fleet,
+        single: Option<&mut u64>,
+        kind: u8,
+        ver: u64,
+        parts: &[&[u8]],
+    ) -> Result<NetId64> {
         let len = parts.iter().map(|p| p.len()).sum::<usize>();
         if len > self.geom.max_payload as usize {
             return Err(Error::TooLarge {
@@ -316,15 +349,25 @@ impl RingCore {
             });
         }
         let tag = fleet.writer_tag()?;
-        let pos = self
-            .view
-            .claim(tag, len, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
-            .ok_or_else(|| {
-                Error::Corrupt(format!(
-                    "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
-                    self.name
-                ))
-            })?;
+        let fast = match single.as_deref() {
+            Some(&next) => self.view.claim_single(next, tag, len).then_some(next),
+            None => None,
+        };
+        let pos = match fast {
+            Some(pos) => pos,
+            None => self
+                .view
+                .claim(tag, len, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
+                        self.name
+                    ))
+                })?,
+        };
+        if let Some(next) = single {
+            *next = pos.wrapping_add(1);
+        }
         let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
         self.view
             .publish_parts(pos, tag, id.raw(), kind, ver, parts);
@@ -402,6 +445,8 @@ pub struct RingInfo {
     pub head: u64,
     /// Slots taken over from dead writers.
     pub takeovers: u64,
+    /// Created single-writer (see [`RingOptions::single_writer`]).
+    pub single_writer: bool,
 }
 
 impl Ring {
@@ -555,6 +600,7 @@ impl Ring {
             kind: self.inner.geom.kind,
             head: self.head(),
             takeovers: ctl.takeovers.load(crate::sync::Ordering::Relaxed),
+            single_writer: self.inner.geom.single_writer,
         }
     }
 
@@ -566,6 +612,118 @@ impl Ring {
     /// True when opened through an observer.
     pub fn is_read_only(&self) -> bool {
         self.inner.seg.read_only()
+    }
+
+    /// Becomes the writer of a single-writer ring (created with
+    /// [`RingOptions::single_writer`]) until the returned handle is dropped.
+    /// One writer at a time across every process; a writer whose process
+    /// died is replaced (its half-written frame, if any, is lost and counted
+    /// by readers, as for any dead writer).
+    ///
+    /// Errors: `InvalidArgument` (a multi-writer ring; a fleet handle
+    /// inherited through fork), `Conflict` (a live writer holds the ring),
+    /// `ReadOnly` (observer).
+    pub fn writer(&self) -> Result<RingWriter> {
+        let core = &self.inner.core;
+        if !core.geom.single_writer {
+            return Err(Error::InvalidArgument(format!(
+                "ring {:?} is not single-writer: write with Ring::write",
+                core.name
+            )));
+        }
+        let fleet = &self.inner.fleet;
+        let tag = fleet.writer_tag()?;
+        static SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+        // Never 0: a held role is never the free value.
+        let serial = SERIAL
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .max(1);
+        let token = ((serial as u64) << 32) | tag as u64;
+        let role = &core.view.ctl().writer;
+        loop {
+            // Acquire: pairs with the AcqRel exchanges below (of the holder
+            // before us), so its last frames are visible before we go on.
+            let held = role.load(crate::sync::Ordering::Acquire);
+            if held != 0 && !fleet.tag_is_dead(held as u32) {
+                return Err(Error::Conflict(format!(
+                    "ring {:?} has a writer already (node {})",
+                    core.name,
+                    (held as u32) >> 16
+                )));
+            }
+            if role
+                .compare_exchange(
+                    held,
+                    token,
+                    crate::sync::Ordering::AcqRel,
+                    crate::sync::Ordering::Relaxed,
+                )
+                .is_ok()
+            {
+                break;
+            }
+        }
+        Ok(RingWriter {
+            ring: self.clone(),
+            token,
+            next: self.head(),
+        })
+    }
+}
+
+/// The one writer of a single-writer ring (see [`Ring::writer`]): its
+/// writes claim slots with plain stores, no compare-and-swap. Writing takes
+/// `&mut self`: one thread at a time (the handle may move between threads).
+/// Dropping it gives the role up.
+pub struct RingWriter {
+    ring: Ring,
+    /// Our value of the ring's writer word.
+    token: u64,
+    /// Where our last claim left `head`.
+    next: u64,
+}
+
+impl std::fmt::Debug for RingWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingWriter")
+            .field("ring", &self.ring.inner.name)
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl RingWriter {
+    /// Appends a frame and returns its id, as [`Ring::write`] does.
+    ///
+    /// Errors: `TooLarge` (payload over `max_payload`, nothing written),
+    /// `InvalidArgument` (the handle was inherited through fork).
+    pub fn write(&mut self, kind: u8, ver: u64, payload: &[u8]) -> Result<NetId64> {
+        let inner = &self.ring.inner;
+        inner
+            .core
+            .append(&inner.fleet, Some(&mut self.next), kind, ver, &[payload])
+    }
+
+    /// The ring written to.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+}
+
+impl Drop for RingWriter {
+    fn drop(&mut self) {
+        // A copy inherited through fork must not give up its parent's role.
+        if self.ring.inner.fleet.writer_tag().is_err() {
+            return;
+        }
+        let role = &self.ring.inner.core.view.ctl().writer;
+        // AcqRel: Release hands our frames to the next holder's Acquire load.
+        let _ = role.compare_exchange(
+            self.token,
+            0,
+            crate::sync::Ordering::AcqRel,
+            crate::sync::Ordering::Relaxed,
+        );
     }
 }
 
@@ -589,6 +747,7 @@ mod tests {
             max_payload,
             kind: 7,
             mode: 0,
+            single_writer: false,
         }
     }
 

@@ -40,7 +40,7 @@ impl<T: Copy + OrbitTyped> Orbital<T> {
                 capacity,
                 max_payload: size,
                 kind: T::KIND,
-                mode: 0,
+                ..RingOptions::default()
             }),
         )?;
         Ok(Orbital {

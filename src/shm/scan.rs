@@ -296,6 +296,7 @@ mod tests {
                 max_payload: 16,
                 kind: 3,
                 mode: 0,
+                single_writer: false,
             }),
         )
         .unwrap();

@@ -266,6 +266,7 @@ fn orbit_ring(ch: &Chan) -> orbit::Ring {
         max_payload: ch.job.size as u32,
         kind: 1,
         mode: 0,
+        single_writer: false,
     };
     orbit::Ring::open(&fleet, ch.name, Some(&opts)).unwrap()
 }

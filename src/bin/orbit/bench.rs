@@ -164,6 +164,7 @@ fn ring_opts(capacity: u64) -> RingOptions {
         max_payload: PAYLOAD as u32,
         kind: 0,
         mode: 0,
+        single_writer: false,
     }
 }
 
