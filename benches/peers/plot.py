@@ -24,12 +24,16 @@ BEGIN = "<!-- BEGIN GENERATED: benches/peers/plot.py -->"
 END = "<!-- END GENERATED -->"
 
 PEERS = ["iceoryx2", "disruptor", "kekbit", "uds", "pipe"]
+# orbit's own transports: the multi-writer ring, and a single-writer ring
+# written through its RingWriter.
+OURS = ["orbit", "orbit-sw"]
 # The disruptor runs between threads: the best peer that crosses processes.
 XPROC = ["iceoryx2", "kekbit", "uds", "pipe"]
 STYLE = {
     "line": dict(color="#888888", ls="--", lw=1.4),
     "copy": dict(color="#bbbbbb", ls=":", lw=1.6),
     "orbit": dict(color="#d62728", lw=2.6),
+    "orbit-sw": dict(color="#7f0000", ls="-.", lw=2.2),
     "iceoryx2": dict(color="#1f77b4", lw=1.6),
     "iceoryx2-bp": dict(color="#aec7e8", lw=1.6),
     "disruptor": dict(color="#2ca02c", lw=1.6),
@@ -288,18 +292,23 @@ def headline(data):
             bp = best_peer(lr)
             xp = best_peer(lr, peers=XPROC)
             bp999 = best_peer(lr, "p99.9")
-            rows.append([
-                f"{size} B", mode,
-                fmt_ns(stat(lr, "orbit", "p50")),
-                fmt_ratio(ratio(stat(lr, "orbit", "p50"), stat(lr, "line", "p50"))),
-                fmt_ratio(ratio(stat(lr, "orbit", "p99.9"), stat(lr, "line", "p99.9"))),
-                fmt_ratio(ratio(stat(lr, "orbit", "p50"), stat(lr, "copy", "p50"))),
-                (f"{fmt_ratio(ratio(stat(lr, 'orbit', 'p50'), bp[1]))} ({bp[0]['kind']})" if bp else "–"),
-                (f"{fmt_ratio(ratio(stat(lr, 'orbit', 'p50'), xp[1]))} ({xp[0]['kind']})" if xp else "–"),
-                (f"{fmt_ratio(ratio(stat(lr, 'orbit', 'p99.9'), bp999[1]))} ({bp999[0]['kind']})" if bp999 else "–"),
-            ])
+            for ours in OURS:
+                name = next((r["transport"] for r in lr if r["kind"] == ours), None)
+                if name is None:
+                    continue
+                rows.append([
+                    f"{size} B", mode, name,
+                    fmt_ns(stat(lr, ours, "p50")),
+                    fmt_ratio(ratio(stat(lr, ours, "p50"), stat(lr, "line", "p50"))),
+                    fmt_ratio(ratio(stat(lr, ours, "p99.9"), stat(lr, "line", "p99.9"))),
+                    fmt_ratio(ratio(stat(lr, ours, "p50"), stat(lr, "copy", "p50"))),
+                    (f"{fmt_ratio(ratio(stat(lr, ours, 'p50'), bp[1]))} ({bp[0]['kind']})" if bp else "–"),
+                    (f"{fmt_ratio(ratio(stat(lr, ours, 'p50'), xp[1]))} ({xp[0]['kind']})" if xp else "–"),
+                    (f"{fmt_ratio(ratio(stat(lr, ours, 'p99.9'), bp999[1]))} ({bp999[0]['kind']})"
+                     if bp999 else "–"),
+                ])
     return table(
-        ["message", "mode", "orbit p50", "p50 ÷ line floor", "p99.9 ÷ line floor",
+        ["message", "mode", "transport", "p50", "p50 ÷ line floor", "p99.9 ÷ line floor",
          "p50 ÷ copy floor", "p50 ÷ best peer", "p50 ÷ best cross-process peer", "p99.9 ÷ best peer"],
         rows,
     )
@@ -317,7 +326,7 @@ def latency_tables(data):
             rows = []
             for r in lr:
                 name = r["transport"]
-                if r["kind"] == "orbit":
+                if r["kind"] in OURS:
                     name = f"**{name}**"
                 if "stats" not in r:
                     rows.append([name, f"failed: {r.get('error', '?')}"] + [""] * 9)
@@ -343,13 +352,14 @@ def flow_table(rows, fanout=False):
         same = [x for x in rows if key(x) == key(r) and "write_fps" in x]
         metric = "write_fps" if r["shape"] == "write-only" else "mean_reader_fps"
         orbit = next((x[metric] for x in same if x["kind"] == "orbit"), None)
-        name = f"**{r['transport']}**" if r["kind"] == "orbit" else r["transport"]
+        single = next((x[metric] for x in same if x["kind"] == "orbit-sw"), None)
+        name = f"**{r['transport']}**" if r["kind"] in OURS else r["transport"]
         shape = f"{r['size']} B, {r['writers']}w → {r['readers']}r"
         if "unsupported" in r:
-            out.append([shape, name, "–", "–", "–", f"n/a: {r['unsupported']}"])
+            out.append([shape, name, "–", "–", "–", f"n/a: {r['unsupported']}", ""])
             continue
         if "error" in r:
-            out.append([shape, name, "–", "–", "–", f"failed: {r['error']}"])
+            out.append([shape, name, "–", "–", "–", f"failed: {r['error']}", ""])
             continue
         v = r[metric]
         out.append([
@@ -357,9 +367,11 @@ def flow_table(rows, fanout=False):
             fmt_rate(r["write_fps"]) + "/s",
             (fmt_rate(r["mean_reader_fps"]) + "/s") if r["readers"] else "–",
             f"{r['missed_fraction'] * 100:.1f}%" if r["readers"] else "–",
-            fmt_ratio(ratio(orbit, v)) if r["kind"] != "orbit" else "",
+            fmt_ratio(ratio(orbit, v)) if r["kind"] not in OURS else "",
+            fmt_ratio(ratio(single, v)) if r["kind"] not in OURS else "",
         ])
-    return table(["shape", "transport", "written", "received per reader", "missed", "orbit ÷ this"], out)
+    return table(["shape", "transport", "written", "received per reader", "missed", "orbit ÷ this",
+                  "single writer ÷ this"], out)
 
 
 def cache_table(data):
@@ -423,21 +435,29 @@ def block_table(data):
     if not rows:
         return "(no per-block data in this run)"
     out = ["Each back-to-back measurement ran in blocks, every transport once per block in turn; "
-           "p50 of each block in ns, then orbit's ratio to the others *within* each block "
-           "(median over blocks).", "",
-           "| message | transport | p50 per block (ns) | orbit ÷ this, per block | median |",
-           "|---|---|---|---|---|"]
+           "p50 of each block in ns, then the ratio of orbit's multi-writer ring (*orbit*) and of its "
+           "single-writer ring (*single*) to the others *within* each block, with the median over "
+           "blocks.", "",
+           "| message | transport | p50 per block (ns) | orbit ÷ this, per block | median "
+           "| single ÷ this, per block | median |",
+           "|---|---|---|---|---|---|---|"]
+
+    def cells(ours, b):
+        ratios = [o / x for o, x in zip(ours, b) if x]
+        med = statistics.median(ratios) if ratios else None
+        return (" / ".join("%.2f×" % v for v in ratios) if ratios else "",
+                ("%.2f×" % med) if med is not None else "")
+
     for size in sorted({r["size"] for r in rows}):
         by = {r["kind"]: r for r in rows if r["size"] == size}
         orbit = by.get("orbit", {}).get("block_p50", [])
+        single = by.get("orbit-sw", {}).get("block_p50", [])
         for kind, r in by.items():
             b = r["block_p50"]
-            ratios = [o / x for o, x in zip(orbit, b) if x] if kind != "orbit" else []
-            med = statistics.median(ratios) if ratios else None
-            out.append("| %d B | %s | %s | %s | %s |" % (
-                size, r["transport"], " / ".join("%.0f" % v for v in b),
-                " / ".join("%.2f×" % v for v in ratios) if ratios else "",
-                ("%.2f×" % med) if med is not None else ""))
+            o = cells(orbit, b) if kind not in OURS else ("", "")
+            s1 = cells(single, b) if kind not in OURS else ("", "")
+            out.append("| %d B | %s | %s | %s | %s | %s | %s |" % (
+                size, r["transport"], " / ".join("%.0f" % v for v in b), o[0], o[1], s1[0], s1[1]))
     return "\n".join(out)
 
 
@@ -448,7 +468,9 @@ def markdown(data, images):
     parts = [
         "### Machine and versions of this run\n\n" + machine_block(data),
         "### Headline: orbit's one-way latency as ratios\n\n"
-        "Ratios below 1 mean orbit is faster. *line floor*: only the 8-byte stamp moves through a "
+        "Ratios below 1 mean orbit is faster. *orbit ring*: the multi-writer ring (any number of "
+        "writers, claims by compare-and-swap); *single writer*: a ring created single-writer and "
+        "written through its `RingWriter` (plain-store claims). *line floor*: only the 8-byte stamp moves through a "
         "shared cache line; *copy floor*: the message is memcpy'd into a shared slot and out again. "
         "*best peer*: the fastest of iceoryx2, disruptor (threads), kekbit, unix socket and pipe at "
         "that percentile; *best cross-process peer* leaves out the disruptor, whose two ends are "

@@ -341,6 +341,16 @@ impl RingCore {
         parts: &[&[u8]],
     ) -> Result<NetId64> {
         let len = parts.iter().map(|p| p.len()).sum::<usize>();
+        // The frame's lines are asked for before anything else: the
+        // transfers from a reader's cache are what a write waits for, and
+        // everything below overlaps with them (the claim asks again for the
+        // position it gets, should another writer have taken this one).
+        let guess = match single.as_deref() {
+            Some(&next) => next,
+            None => self.view.ctl().head.load(crate::sync::Ordering::Relaxed),
+        };
+        self.view
+            .prefetch_frame(guess, len.min(self.geom.max_payload as usize));
         if len > self.geom.max_payload as usize {
             return Err(Error::TooLarge {
                 what: "payload",
@@ -350,7 +360,7 @@ impl RingCore {
         }
         let tag = fleet.writer_tag()?;
         let fast = match single.as_deref() {
-            Some(&next) => self.view.claim_single(next, tag, len).then_some(next),
+            Some(&next) => self.view.claim_single(next, tag).then_some(next),
             None => None,
         };
         let pos = match fast {

@@ -291,7 +291,7 @@ impl RingView {
     /// long frame gets its first two only: its copy streams, and asking for
     /// a hundred lines up front made 8 KiB slower (310 -> 390 ns).
     #[inline]
-    fn prefetch_frame(&self, pos: u64, len: usize) {
+    pub(crate) fn prefetch_frame(&self, pos: u64, len: usize) {
         let first = self.slot(pos) as *const SlotHeader as *const u8;
         let mut lines = (SLOT_HEADER_SIZE + len).div_ceil(64);
         if lines > PREFETCH_LINES {
@@ -311,8 +311,7 @@ impl RingView {
     /// its last claim): the caller then claims with [`RingView::claim`],
     /// which handles those cases.
     #[inline]
-    pub(crate) fn claim_single(&self, next: u64, tag: u32, len: usize) -> bool {
-        self.prefetch_frame(next, len);
+    pub(crate) fn claim_single(&self, next: u64, tag: u32) -> bool {
         let lap = self.lap(next);
         let owner = self.owner(next);
         // Acquire: pairs with the Release committed mark of the previous lap.
@@ -939,7 +938,7 @@ mod loom_models {
         b: u8,
         is_dead: &dyn Fn(u32) -> bool,
     ) -> u64 {
-        let pos = if v.claim_single(*next, tag, 16) {
+        let pos = if v.claim_single(*next, tag) {
             *next
         } else {
             v.claim(tag, 16, is_dead, loom::thread::yield_now)

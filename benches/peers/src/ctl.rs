@@ -181,6 +181,8 @@ pub enum Kind {
     /// The message is copied into a shared buffer, a flag line says so.
     Copy,
     Orbit,
+    /// A single-writer orbit ring written through its `RingWriter`.
+    OrbitSw,
     /// Safe overflow: the publisher never waits, the oldest sample goes.
     Iceoryx2,
     /// Back-pressure: the publisher retries until delivered.
@@ -198,6 +200,7 @@ impl Kind {
             Kind::Line => "cache-line floor",
             Kind::Copy => "shm copy floor",
             Kind::Orbit => "orbit ring",
+            Kind::OrbitSw => "orbit ring, single writer",
             Kind::Iceoryx2 => "iceoryx2",
             Kind::Iceoryx2Bp => "iceoryx2 (back-pressure)",
             Kind::Kekbit => "kekbit",
@@ -212,6 +215,7 @@ impl Kind {
             Kind::Line => "line",
             Kind::Copy => "copy",
             Kind::Orbit => "orbit",
+            Kind::OrbitSw => "orbit-sw",
             Kind::Iceoryx2 => "iceoryx2",
             Kind::Iceoryx2Bp => "iceoryx2-bp",
             Kind::Kekbit => "kekbit",
@@ -226,6 +230,7 @@ impl Kind {
             "line" => Kind::Line,
             "copy" => Kind::Copy,
             "orbit" => Kind::Orbit,
+            "orbit-sw" => Kind::OrbitSw,
             "iceoryx2" => Kind::Iceoryx2,
             "iceoryx2-bp" => Kind::Iceoryx2Bp,
             "kekbit" => Kind::Kekbit,
@@ -414,6 +419,6 @@ impl Rounds {
         }
         self.samples.push(rtt);
         let n = self.samples.len() as u64;
-        n < self.keep && !(n % 1024 == 0 && t1 > self.deadline)
+        n < self.keep && !(n.is_multiple_of(1024) && t1 > self.deadline)
     }
 }

@@ -266,7 +266,7 @@ fn orbit_ring(ch: &Chan) -> orbit::Ring {
         max_payload: ch.job.size as u32,
         kind: 1,
         mode: 0,
-        single_writer: false,
+        single_writer: ch.job.kind == crate::ctl::Kind::OrbitSw,
     };
     orbit::Ring::open(&fleet, ch.name, Some(&opts)).unwrap()
 }
@@ -309,6 +309,37 @@ impl Link for OrbitLink {
     fn cleanup(ch: &Chan) {
         let _ = orbit::Ring::unlink(&ch.job.run, ch.name);
         let _ = orbit::fleet::unlink(&ch.job.run);
+    }
+}
+
+/// A single-writer orbit ring: the sender is the ring's `RingWriter`
+/// (plain-store claims), the receiver a cursor as for [`OrbitLink`].
+pub struct OrbitSwLink;
+
+pub struct OrbitSwTx(orbit::RingWriter);
+
+impl Tx for OrbitSwTx {
+    #[inline]
+    fn send(&mut self, msg: &[u8]) {
+        self.0.write(0, 0, msg).unwrap();
+    }
+}
+
+impl Link for OrbitSwLink {
+    type Tx = OrbitSwTx;
+    type Rx = OrbitRx;
+    type Pending = OrbitRx;
+    fn prepare_rx(ch: &Chan) -> OrbitRx {
+        OrbitLink::prepare_rx(ch)
+    }
+    fn open_tx(ch: &Chan) -> OrbitSwTx {
+        OrbitSwTx(orbit_ring(ch).writer().unwrap())
+    }
+    fn finish_rx(p: OrbitRx, _: &Chan) -> OrbitRx {
+        p
+    }
+    fn cleanup(ch: &Chan) {
+        OrbitLink::cleanup(ch)
     }
 }
 
@@ -680,6 +711,10 @@ macro_rules! with_link {
             }
             $crate::ctl::Kind::Orbit => {
                 type $L = $crate::links::OrbitLink;
+                $body
+            }
+            $crate::ctl::Kind::OrbitSw => {
+                type $L = $crate::links::OrbitSwLink;
                 $body
             }
             $crate::ctl::Kind::Iceoryx2 => {

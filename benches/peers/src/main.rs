@@ -191,10 +191,11 @@ impl Drop for Sweep {
     }
 }
 
-const LATENCY_KINDS: [Kind; 8] = [
+const LATENCY_KINDS: [Kind; 9] = [
     Kind::Line,
     Kind::Copy,
     Kind::Orbit,
+    Kind::OrbitSw,
     Kind::Iceoryx2,
     Kind::Disruptor,
     Kind::Kekbit,
@@ -211,6 +212,10 @@ fn settings(k: Kind, scenario: &str) -> String {
         Kind::Copy => "memcpy into a shared buffer + Release flag; receiver memcpy out".into(),
         Kind::Orbit => format!(
             "Ring::write / Cursor::next_into busy-poll, ring of {}",
+            if lat { "64 slots (1024 at a fixed rate)" } else { "~8 MiB" }
+        ),
+        Kind::OrbitSw => format!(
+            "single-writer ring: Ring::writer() then RingWriter::write / Cursor::next_into busy-poll, ring of {}",
             if lat { "64 slots (1024 at a fixed rate)" } else { "~8 MiB" }
         ),
         Kind::Iceoryx2 => format!(
@@ -453,7 +458,7 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
 fn flow_job(cfg: &Config, k: Kind, size: usize, writers: usize, readers: usize) -> Job {
     let capacity = match k {
         // ~8 MiB of slots.
-        Kind::Orbit => {
+        Kind::Orbit | Kind::OrbitSw => {
             if size <= 64 {
                 1 << 16
             } else {
@@ -510,6 +515,7 @@ fn unsupported(k: Kind, writers: usize, readers: usize) -> Option<&'static str> 
     match k {
         Kind::Line | Kind::Copy => Some("floor: latency only"),
         Kind::Kekbit if writers > 1 => Some("one writer per channel by design"),
+        Kind::OrbitSw if writers > 1 => Some("one writer per ring by design: see orbit ring"),
         Kind::Disruptor if readers == 0 => {
             Some("a producer blocks when no consumer frees slots: no write-only shape")
         }
@@ -593,8 +599,9 @@ fn flow_row(
     row
 }
 
-const FLOW_KINDS: [Kind; 7] = [
+const FLOW_KINDS: [Kind; 8] = [
     Kind::Orbit,
+    Kind::OrbitSw,
     Kind::Iceoryx2,
     Kind::Iceoryx2Bp,
     Kind::Disruptor,
@@ -630,6 +637,7 @@ fn run_fanout(cfg: &Config, rows: &mut Vec<Value>) {
         for readers in [1usize, 2, 4] {
             for k in [
                 Kind::Orbit,
+                Kind::OrbitSw,
                 Kind::Iceoryx2,
                 Kind::Iceoryx2Bp,
                 Kind::Disruptor,
@@ -701,46 +709,50 @@ fn targets(out: &Value) -> Value {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     };
-    for mode in ["back-to-back", "fixed-rate"] {
-        for size in [64u64, 1024, 8192] {
-            let ring50 = stat("orbit", size, mode, "p50");
-            push(
-                format!("ring p50 / cache-line floor p50, {size} B, {mode} (<= 1.5)"),
-                ratio(ring50, stat("line", size, mode, "p50")),
-                1.5,
-                false,
-            );
-            push(
-                format!("ring p99.9 / cache-line floor p99.9, {size} B, {mode} (<= 5)"),
-                ratio(
-                    stat("orbit", size, mode, "p99.9"),
-                    stat("line", size, mode, "p99.9"),
-                ),
-                5.0,
-                false,
-            );
-            let best = ["iceoryx2", "disruptor", "kekbit", "uds", "pipe"]
-                .iter()
-                .filter_map(|k| stat(k, size, mode, "p50"))
-                .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
-            push(
-                format!("ring p50 / best peer p50, {size} B, {mode} (<= 1)"),
-                ratio(ring50, best),
-                1.0,
-                false,
-            );
+    for (kind, ring) in [("orbit", "ring"), ("orbit-sw", "single-writer ring")] {
+        for mode in ["back-to-back", "fixed-rate"] {
+            for size in [64u64, 1024, 8192] {
+                let ring50 = stat(kind, size, mode, "p50");
+                push(
+                    format!("{ring} p50 / cache-line floor p50, {size} B, {mode} (<= 1.5)"),
+                    ratio(ring50, stat("line", size, mode, "p50")),
+                    1.5,
+                    false,
+                );
+                push(
+                    format!("{ring} p99.9 / cache-line floor p99.9, {size} B, {mode} (<= 5)"),
+                    ratio(
+                        stat(kind, size, mode, "p99.9"),
+                        stat("line", size, mode, "p99.9"),
+                    ),
+                    5.0,
+                    false,
+                );
+                let best = ["iceoryx2", "disruptor", "kekbit", "uds", "pipe"]
+                    .iter()
+                    .filter_map(|k| stat(k, size, mode, "p50"))
+                    .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
+                push(
+                    format!("{ring} p50 / best peer p50, {size} B, {mode} (<= 1)"),
+                    ratio(ring50, best),
+                    1.0,
+                    false,
+                );
+            }
         }
     }
-    let w1 = find(thr, |r| {
-        r["kind"] == "orbit" && r["size"] == 64 && r["writers"] == 1 && r["readers"] == 0
-    })
-    .and_then(|r| r["write_fps"].as_f64());
-    push(
-        "ring write, one writer, 64 B, M frames/s (>= 30)".into(),
-        w1.map(|v| v / 1e6),
-        30.0,
-        true,
-    );
+    for (kind, ring) in [("orbit", "ring"), ("orbit-sw", "single-writer ring")] {
+        let w1 = find(thr, |r| {
+            r["kind"] == kind && r["size"] == 64 && r["writers"] == 1 && r["readers"] == 0
+        })
+        .and_then(|r| r["write_fps"].as_f64());
+        push(
+            format!("{ring} write, one writer, 64 B, M frames/s (>= 30)"),
+            w1.map(|v| v / 1e6),
+            30.0,
+            true,
+        );
+    }
     let ops = |sys: &str, op: &str, mode: &str| {
         find(kv, |r| {
             r["system"] == sys && r["op"] == op && r["mode"] == mode
