@@ -49,6 +49,7 @@ extern "C" fn on_fork_child() {
 }
 
 /// The current fork generation of this process (installs the atfork hook once).
+#[inline]
 pub fn fork_generation() -> u64 {
     static INSTALL: std::sync::Once = std::sync::Once::new();
     INSTALL.call_once(|| {

@@ -578,6 +578,7 @@ impl Fleet {
 
     /// Our writer tag; `ReadOnly` for an observer, `InvalidArgument` in a
     /// forked child that did not join on its own.
+    #[inline]
     pub(crate) fn writer_tag(&self) -> Result<WriterTag> {
         let id = self.identity_checked()?;
         Ok(((id.node as u32) << 16) | id.inc as u32)
@@ -607,6 +608,7 @@ impl Fleet {
         }
     }
 
+    #[inline]
     fn identity_checked(&self) -> Result<Identity> {
         let id = self
             .inner

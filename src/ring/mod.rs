@@ -314,6 +314,7 @@ impl RingCore {
     }
 
     /// Appends a frame as `fleet`'s node (see [`Ring::write`]).
+    #[inline]
     pub(crate) fn write_as(
         &self,
         fleet: &Fleet,
@@ -332,6 +333,7 @@ impl RingCore {
 
     /// Claims, writes and commits a frame. `single`: the single writer's next
     /// position (see [`RingView::claim_single`]), advanced past the claim.
+    #[inline]
     fn append(
         &self,
         fleet: &Fleet,
@@ -501,6 +503,7 @@ impl Ring {
     /// Errors: `TooLarge` (payload over `max_payload`, nothing written),
     /// `ReadOnly` (observer), `InvalidArgument` (fleet handle inherited
     /// through fork).
+    #[inline]
     pub fn write(&self, kind: u8, ver: u64, payload: &[u8]) -> Result<NetId64> {
         self.inner
             .core
@@ -707,6 +710,7 @@ impl RingWriter {
     ///
     /// Errors: `TooLarge` (payload over `max_payload`, nothing written),
     /// `InvalidArgument` (the handle was inherited through fork).
+    #[inline]
     pub fn write(&mut self, kind: u8, ver: u64, payload: &[u8]) -> Result<NetId64> {
         let inner = &self.ring.inner;
         inner

@@ -339,6 +339,7 @@ impl RingView {
     /// leaves (a lap that is neither the head's nor the one before it, at an
     /// unchanged head): only a damaged segment does that, and waiting for it
     /// would never end.
+    #[inline]
     pub(crate) fn claim(
         &self,
         tag: u32,
@@ -447,6 +448,7 @@ impl RingView {
     /// [`RingView::publish`] of a payload given in pieces (the event bus writes
     /// its topic header and the caller's payload without joining them first).
     /// The pieces' total length is at most `max_payload`.
+    #[inline]
     pub(crate) fn publish_parts(
         &self,
         pos: u64,
