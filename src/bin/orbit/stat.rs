@@ -40,7 +40,7 @@ pub static SPEC: Spec = Spec {
 With a name, shows only the objects of that name (exits 3 if there is none).
 Per ring: slots, head (frames written), writes/s, overwritten (frames no longer held:
 a reader that far behind has lost them), takeovers (slots of writers that died
-mid-write). Per cache: entries, hits, misses, hit ratio, gets/s, sets/s, evictions,
+mid-write), writers (many, or single for a single-writer ring). Per cache: entries, hits, misses, hit ratio, gets/s, sets/s, evictions,
 takeovers. Per bus: events published, events/s, overwritten. Leases: each held
 subject with its holder's node and pid, fencing token, age and time left; the lease
 table's takeovers and evictions. Members: node, pid, label, alive/stale/dead, joined,
@@ -168,6 +168,7 @@ pub fn text(inv: &Inventory, s: &Sample, r: &Rates, with_members: bool) -> Strin
             "WRITES/S",
             "OVERWRITTEN",
             "TAKEOVERS",
+            "WRITERS",
         ]);
         for x in &s.rings {
             t.row(vec![
@@ -178,6 +179,12 @@ pub fn text(inv: &Inventory, s: &Sample, r: &Rates, with_members: bool) -> Strin
                 rate(r.ring_writes.get(&x.name).copied()),
                 x.overwritten().to_string(),
                 x.info.takeovers.to_string(),
+                if x.info.single_writer {
+                    "single"
+                } else {
+                    "many"
+                }
+                .to_string(),
             ]);
         }
         o.push('\n');
