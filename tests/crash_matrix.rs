@@ -681,14 +681,20 @@ fn ring_options(capacity: u64, max_payload: u32) -> RingOptions {
     }
 }
 
-fn child_ring_writer(board: &Board, serial: usize, fleet: &Fleet) {
-    let ring = Ring::open(fleet, "r", None).expect("open ring");
+/// Eight frame templates of random lengths for a writer child, tagged with
+/// its node and serial.
+fn writer_templates(ring: &Ring, fleet: &Fleet, serial: usize, salt: u64) -> Vec<Template> {
     let max = ring.info().max_payload as u64;
     let tag = (fleet.node_id().unwrap() as u32) << 16 | (serial as u32 & 0xFFFF);
-    let mut rng = XorShift::new(param::<u64>("SEED") ^ 0x5A);
-    let mut templates: Vec<Template> = (0..8)
+    let mut rng = XorShift::new(param::<u64>("SEED") ^ salt);
+    (0..8)
         .map(|_| Template::new(rng.range(32, max) as usize, tag, &mut rng))
-        .collect();
+        .collect()
+}
+
+fn child_ring_writer(board: &Board, serial: usize, fleet: &Fleet) {
+    let ring = Ring::open(fleet, "r", None).expect("open ring");
+    let mut templates = writer_templates(&ring, fleet, serial, 0x5A);
     let mut i = 0u64;
     child_loop(
         board,
@@ -703,17 +709,31 @@ fn child_ring_writer(board: &Board, serial: usize, fleet: &Fleet) {
     );
 }
 
-#[test]
-fn ring_write() {
-    let cfg = Cfg::new("ring.write");
+/// Rounds of `role` writer children on ring `name`, killed at random
+/// instants, followed by a reader thread of this process. After each round
+/// of kills, `lap(ring, index, template)` must write a full lap of the ring
+/// within the bound (every slot a dead writer left half-written taken over),
+/// and the reader must get past everything the dead left, by liveness.
+fn ring_writer_rounds(
+    op: &'static str,
+    role: &str,
+    name: &'static str,
+    single_writer: bool,
+    lap: &dyn Fn(&Ring, u64, &mut u64, &mut Template),
+) {
+    let cfg = Cfg::new(op);
     let mut rng = cfg.rng();
-    let fleet = unique_fleet("cm-rw");
-    let _u = Unlinker(fleet.clone(), vec!["r"]);
-    unlink_everything(&fleet, &["r"]);
-    let board = Board::create("rw");
+    let fleet = unique_fleet(&format!("cm-{name}"));
+    let _u = Unlinker(fleet.clone(), vec![name]);
+    unlink_everything(&fleet, &[name]);
+    let board = Board::create(name);
     let me = Fleet::join(&fleet, &fleet_options()).unwrap();
     let capacity = 8u64 << rng.below(3);
-    let ring = Ring::open(&me, "r", Some(&ring_options(capacity, 16 * 1024))).unwrap();
+    let opts = RingOptions {
+        single_writer,
+        ..ring_options(capacity, 16 * 1024)
+    };
+    let ring = Ring::open(&me, name, Some(&opts)).unwrap();
     let follower = follow_ring(ring.clone());
     let mut tally = Tally::default();
     let mut serial = 0;
@@ -730,22 +750,14 @@ fn ring_write() {
             &mut rng,
             &mut tally,
             n,
-            "ring_writer",
+            role,
             &params,
             &mut |t| {
                 follower.check(&cfg, "after kills");
-                // This process laps the whole ring: every slot a dead writer
-                // left half-written must be taken over within the bound.
-                bounded(
-                    OP_LIMIT,
-                    format!("ring.write lap ({})", cfg.replay()),
-                    || {
-                        for _ in 0..=capacity {
-                            ring.write(1, my_index, mine.frame(my_index)).unwrap();
-                            my_index += 1;
-                        }
-                    },
-                );
+                let target = ring.head() + capacity + 1;
+                bounded(OP_LIMIT, format!("{op} lap ({})", cfg.replay()), || {
+                    lap(&ring, target, &mut my_index, &mut mine)
+                });
                 t.check("stuck slots taken over (a full lap written within bound)");
             },
         );
@@ -773,17 +785,57 @@ fn ring_write() {
     }
 }
 
+#[test]
+fn ring_write() {
+    // This process laps the ring itself, beside the surviving writers.
+    ring_writer_rounds(
+        "ring.write",
+        "ring_writer",
+        "r",
+        false,
+        &|ring, target, i, t| {
+            while ring.head() < target {
+                ring.write(1, *i, t.frame(*i)).unwrap();
+                *i += 1;
+            }
+        },
+    );
+}
+
+#[test]
+fn ring_single_write() {
+    // The lap is written by a surviving holder of the role, or by this
+    // process once the role is free or its holder dead.
+    ring_writer_rounds(
+        "ring.single_write",
+        "single_writer",
+        "s",
+        true,
+        &|ring, target, i, t| {
+            while ring.head() < target {
+                match ring.writer() {
+                    Ok(mut w) => {
+                        while ring.head() < target {
+                            w.write(1, *i, t.frame(*i)).unwrap();
+                            *i += 1;
+                        }
+                    }
+                    Err(e) if e.status() == Status::Conflict => {
+                        std::thread::sleep(Duration::from_micros(200))
+                    }
+                    Err(e) => panic!("writer: {e}"),
+                }
+            }
+        },
+    );
+}
+
 /// A child that takes the single-writer role of ring "s" when it is free,
 /// writes through it, and now and then gives it up; killed anywhere in that,
 /// including while acquiring or giving up the role.
 fn child_single_writer(board: &Board, serial: usize, fleet: &Fleet) {
     let ring = Ring::open(fleet, "s", None).expect("open ring");
-    let max = ring.info().max_payload as u64;
-    let tag = (fleet.node_id().unwrap() as u32) << 16 | (serial as u32 & 0xFFFF);
-    let mut rng = XorShift::new(param::<u64>("SEED") ^ 0x5B);
-    let mut templates: Vec<Template> = (0..8)
-        .map(|_| Template::new(rng.range(32, max) as usize, tag, &mut rng))
-        .collect();
+    let mut templates = writer_templates(&ring, fleet, serial, 0x5B);
     let mut writer = None;
     let mut i = 0u64;
     child_loop(
@@ -811,85 +863,6 @@ fn child_single_writer(board: &Board, serial: usize, fleet: &Fleet) {
             }
         }),
     );
-}
-
-#[test]
-fn ring_single_write() {
-    let cfg = Cfg::new("ring.single_write");
-    let mut rng = cfg.rng();
-    let fleet = unique_fleet("cm-sw");
-    let _u = Unlinker(fleet.clone(), vec!["s"]);
-    unlink_everything(&fleet, &["s"]);
-    let board = Board::create("sw");
-    let me = Fleet::join(&fleet, &fleet_options()).unwrap();
-    let capacity = 8u64 << rng.below(3);
-    let opts = RingOptions {
-        single_writer: true,
-        ..ring_options(capacity, 16 * 1024)
-    };
-    let ring = Ring::open(&me, "s", Some(&opts)).unwrap();
-    let follower = follow_ring(ring.clone());
-    let mut tally = Tally::default();
-    let mut serial = 0;
-    let started = Instant::now();
-    let mut mine = Template::new(200, 0xFFFF_0000, &mut rng);
-    let mut my_index = 0u64;
-    while cfg.more(tally.rounds, started) {
-        let n = rng.range(2, 4) as usize;
-        let params = [("FLEET", fleet.clone())];
-        round(
-            &cfg,
-            &board,
-            &mut serial,
-            &mut rng,
-            &mut tally,
-            n,
-            "single_writer",
-            &params,
-            &mut |t| {
-                follower.check(&cfg, "after kills");
-                // A full lap gets written within the bound: by a surviving
-                // holder, or by this process once the role is free or its
-                // holder dead (every slot a dead writer left half-written
-                // taken over on the way).
-                let target = ring.head() + capacity + 1;
-                bounded(
-                    OP_LIMIT,
-                    format!("ring.single_write lap ({})", cfg.replay()),
-                    || {
-                        while ring.head() < target {
-                            match ring.writer() {
-                                Ok(mut w) => {
-                                    while ring.head() < target {
-                                        w.write(1, my_index, mine.frame(my_index)).unwrap();
-                                        my_index += 1;
-                                    }
-                                }
-                                Err(e) if e.status() == Status::Conflict => {
-                                    std::thread::sleep(Duration::from_micros(200))
-                                }
-                                Err(e) => panic!("writer: {e}"),
-                            }
-                        }
-                    },
-                );
-                t.check("a full lap written within bound (dead holders replaced)");
-            },
-        );
-        follower.drain_to(&cfg, ring.head());
-        tally.check("reader past every dead writer's slot (liveness, not timeout)");
-        tally.check("frames whole, in order, exact loss");
-    }
-    let frames = follower.finish(&cfg);
-    let takeovers = ring.info().takeovers;
-    eprintln!(
-        "{}",
-        tally.summary(
-            &cfg,
-            &format!(", capacity {capacity}, {frames} frames read, {takeovers} slot takeovers")
-        )
-    );
-    assert!(frames > 0);
 }
 
 fn child_ring_reader(board: &Board, serial: usize, fleet: &Fleet) {
