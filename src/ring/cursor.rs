@@ -125,7 +125,33 @@ impl Cursor {
     /// Reads the next frame into `buf`: `Ok(None)` when there is nothing to read
     /// yet. `BufferTooSmall` (with the needed length) consumes nothing.
     /// Never blocks, allocates or makes a syscall on the fast path.
+    #[inline]
     pub fn next_into(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
+        // The fast path: a whole frame at `pos`. Its only test that comes
+        // out differently from an empty poll's is the one on `seq` (each
+        // other one would be a mispredicted branch on the way from the
+        // frame's arrival to the caller: measured, several ns each).
+        if self.pos != u64::MAX {
+            if let Some((id, ver, kind, len)) = self.ring.view.read_whole(self.pos, buf) {
+                self.pos += 1;
+                (self.idle, self.writing) = (0, 0);
+                self.pending = None;
+                let lost = std::mem::take(&mut self.lost_since_frame);
+                return Ok(Some(FrameInfo {
+                    id: NetId64(id),
+                    ver,
+                    kind,
+                    len,
+                    lost,
+                }));
+            }
+        }
+        self.next_into_slow(buf)
+    }
+
+    /// [`Cursor::next_into`] when the fast path found no whole frame: empty,
+    /// being written, pending, overwritten, or too long for `buf`.
+    fn next_into_slow(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
         loop {
             if self.pos == u64::MAX {
                 // No ring gets this far (2^64 frames); only a damaged head

@@ -501,6 +501,41 @@ impl RingView {
         }
     }
 
+    /// The reader's fast path: the frame at `pos` if it is committed, fits
+    /// `buf` and was copied whole: `(id, ver, kind, len)`. `None` for
+    /// anything else (nothing there yet, being written, overwritten, too
+    /// long, damaged), which [`RingView::try_read`] then tells apart.
+    #[inline(always)]
+    pub(crate) fn read_whole(&self, pos: u64, buf: &mut [u8]) -> Option<(u64, u64, u8, u32)> {
+        let slot = self.slot(pos);
+        // As in `try_read`: a lap whose seq values overflow is never reached.
+        let committed = self.lap(pos).checked_mul(2)?.checked_add(2)?;
+        if self.stride > 64 {
+            // See `try_read`. wrapping_add: only a hint's address.
+            prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
+        }
+        // Acquire: pairs with the Release commit in `publish_parts`.
+        let s1 = slot.seq.load(Ordering::Acquire);
+        if s1 != committed {
+            return None;
+        }
+        let id = slot.id.load(Ordering::Relaxed);
+        let ver = slot.ver.load(Ordering::Relaxed);
+        let meta = slot.meta.load(Ordering::Relaxed);
+        let len = meta as u32 as usize;
+        if len > self.max_payload || len > buf.len() {
+            return None;
+        }
+        load_bytes(self.payload_words(slot, len.div_ceil(8)), &mut buf[..len]);
+        // Acquire fence: pairs with the Release fence in `publish_parts`, as in
+        // `try_read`.
+        fence(Ordering::Acquire);
+        if slot.seq.load(Ordering::Relaxed) != s1 {
+            return None;
+        }
+        Some((id, ver, (meta >> 32) as u8, len as u32))
+    }
+
     /// One attempt to read position `pos` into `buf`. Without `probe`, a
     /// position whose slot shows an earlier lap is `NotYet` without looking
     /// at its owner word (the fast path touches the slot's line only); with
@@ -702,6 +737,16 @@ mod loom_models {
 
     fn check_read_as(v: &RingView, pos: u64, probe: bool) -> ReadOutcome {
         let mut buf = [0u8; 16];
+        {
+            // The cursor's fast path first, as `Cursor::next_into` does.
+            if let Some((_, ver, _, len)) = v.read_whole(pos, &mut buf) {
+                assert_eq!(len, 16);
+                assert!(
+                    buf.iter().all(|x| *x as u64 == ver),
+                    "torn frame {buf:?} ver {ver} (fast path)"
+                );
+            }
+        }
         let out = v.try_read(pos, &mut buf, probe);
         if let ReadOutcome::Frame { ver, len, .. } = out {
             assert_eq!(len, 16);
