@@ -2,9 +2,9 @@
 // processes of one host. Every call goes through the C ABI (orbit.h); there is
 // no second implementation of the shared layout.
 //
-// Handles (Fleet, Ring, Cursor, ...) must be closed with Close; a finalizer is
-// only a safety net. Fleets and rings are safe for concurrent use; a Cursor is
-// used by one goroutine at a time.
+// Handles (Fleet, Ring, Cursor, RingWriter, ...) must be closed with Close; a
+// finalizer is only a safety net. Fleets and rings are safe for concurrent
+// use; a Cursor or a RingWriter is used by one goroutine at a time.
 package orbit
 
 /*

@@ -36,6 +36,11 @@ type RingOptions struct {
 	MaxPayload uint32
 	Kind       uint8
 	Mode       uint32
+	// SingleWriter creates a single-writer ring: one writer at a time, across
+	// every process, through (*Ring).Writer ((*Ring).Write is refused with
+	// StatusInvalidArgument); its writes claim slots without compare-and-swap,
+	// the ring's lowest latency.
+	SingleWriter bool
 }
 
 // Ring is a ring handle. Safe for concurrent use.
@@ -59,6 +64,7 @@ type RingInfo struct {
 	Capacity, Head, Takeovers uint64
 	MaxPayload, SlotStride    uint32
 	Kind                      uint8
+	SingleWriter              bool // created single-writer (see RingOptions.SingleWriter)
 }
 
 // OpenRing opens ring name; o == nil attaches to what exists or creates defaults.
@@ -76,6 +82,9 @@ func (f *Fleet) OpenRing(name string, o *RingOptions) (*Ring, error) {
 		c.max_payload = C.uint32_t(o.MaxPayload)
 		c.kind = C.uint8_t(o.Kind)
 		c.mode = C.uint32_t(o.Mode)
+		if o.SingleWriter {
+			c.flags = C.ORBIT_RING_SINGLE_WRITER
+		}
 		opts = &c
 	}
 	var h *C.orbit_ring
@@ -95,7 +104,8 @@ func (f *Fleet) OpenRing(name string, o *RingOptions) (*Ring, error) {
 	return r, nil
 }
 
-// Write appends a frame and returns its id.
+// Write appends a frame and returns its id. On a single-writer ring it is
+// StatusInvalidArgument: write through (*Ring).Writer.
 func (r *Ring) Write(payload []byte, kind uint8, ver uint64) (uint64, error) {
 	if r.h == nil {
 		return 0, ErrClosed
@@ -160,7 +170,7 @@ func (r *Ring) Info() (RingInfo, error) {
 	err := call("stat", func() C.orbit_status { return C.orbit_ring_stat(r.h, &i) })
 	runtime.KeepAlive(r)
 	return RingInfo{uint64(i.capacity), uint64(i.head), uint64(i.takeovers), uint32(i.max_payload),
-		uint32(i.slot_stride), uint8(i.kind)}, err
+		uint32(i.slot_stride), uint8(i.kind), i.flags&C.ORBIT_RING_SINGLE_WRITER != 0}, err
 }
 
 // Close releases the handle (never unlinks). Idempotent.
@@ -169,6 +179,57 @@ func (r *Ring) Close() error {
 		C.orbit_ring_free(r.h)
 		r.h = nil
 		runtime.SetFinalizer(r, nil)
+	}
+	return nil
+}
+
+// RingWriter is the one writer of a single-writer ring (see (*Ring).Writer);
+// one goroutine at a time. Close gives the role up.
+type RingWriter struct {
+	h    *C.orbit_ring_writer
+	ring *Ring
+}
+
+// Writer makes the caller the writer of a single-writer ring (opened with
+// RingOptions.SingleWriter) until the RingWriter is closed. One writer at a
+// time across every process; the role of a writer whose process died is taken
+// over. StatusConflict while another live writer (another process, or another
+// RingWriter of this one) holds the ring; StatusInvalidArgument on a
+// multi-writer ring; StatusReadOnly through an observer.
+func (r *Ring) Writer() (*RingWriter, error) {
+	if r.h == nil {
+		return nil, ErrClosed
+	}
+	var h *C.orbit_ring_writer
+	err := call("ring writer", func() C.orbit_status { return C.orbit_ring_writer_open(r.h, &h) })
+	runtime.KeepAlive(r)
+	if err != nil {
+		return nil, err
+	}
+	w := &RingWriter{h: h, ring: r}
+	runtime.SetFinalizer(w, (*RingWriter).Close)
+	return w, nil
+}
+
+// Write appends a frame and returns its id, as (*Ring).Write does.
+func (w *RingWriter) Write(payload []byte, kind uint8, ver uint64) (uint64, error) {
+	if w.h == nil {
+		return 0, ErrClosed
+	}
+	var id C.uint64_t
+	var cerr *C.char
+	st := C.orbit_go_ring_writer_write(w.h, C.uint8_t(kind), C.uint64_t(ver), bytesPtr(payload), C.size_t(len(payload)), &id, &cerr)
+	runtime.KeepAlive(payload)
+	runtime.KeepAlive(w)
+	return uint64(id), errFrom(st, "write", cerr)
+}
+
+// Close gives the writer role up and releases the handle. Idempotent.
+func (w *RingWriter) Close() error {
+	if w.h != nil {
+		C.orbit_ring_writer_free(w.h)
+		w.h = nil
+		runtime.SetFinalizer(w, nil)
 	}
 	return nil
 }

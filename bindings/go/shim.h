@@ -23,6 +23,13 @@ static inline orbit_status orbit_go_ring_write(orbit_ring *r, uint8_t kind, uint
     return st;
 }
 
+static inline orbit_status orbit_go_ring_writer_write(orbit_ring_writer *w, uint8_t kind, uint64_t ver,
+                                                      const void *data, size_t len, uint64_t *id, char **err) {
+    orbit_status st = orbit_ring_writer_write(w, kind, ver, data, len, id);
+    *err = orbit_go_take_error(st);
+    return st;
+}
+
 static inline orbit_status orbit_go_cursor_next(orbit_cursor *c, orbit_frame *f, void *buf, size_t cap,
                                                 char **err) {
     orbit_status st = orbit_cursor_next(c, f, buf, cap);

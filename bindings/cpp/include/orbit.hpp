@@ -6,8 +6,10 @@
 //   and never throw.
 // - Views: std::string_view for names, topics and subjects, byte spans
 //   (pointer + size) for payloads.
-// - Handles: Fleet, Ring, Cursor, Cache, Bus, Subscription, Lease (released by
-//   its destructor). C handles keep what they need alive: destroy in any order.
+// - Handles: Fleet, Ring, Cursor, RingWriter (a single-writer ring's writer,
+//   giving the role up in its destructor), Cache, Bus, Subscription, Lease
+//   (released by its destructor). C handles keep what they need alive: destroy
+//   in any order.
 //
 // SPDX-License-Identifier: MIT OR Apache-2.0
 #ifndef ORBIT_HPP
@@ -337,6 +339,25 @@ private:
     detail::Owner<orbit_cursor, orbit_cursor_free> h_;
 };
 
+/// The one writer of a single-writer ring (see Ring::writer). Move-only; the
+/// destructor gives the role up. One thread at a time.
+class RingWriter {
+public:
+    RingWriter() noexcept = default;
+    /// Appends a frame, as Ring::write: Ok, TooLarge (nothing written), ...
+    Status write(Bytes payload, uint8_t kind = 0, uint64_t ver = 0, uint64_t *out_id = nullptr) noexcept {
+        return detail::st(orbit_ring_writer_write(h_.get(), kind, ver, payload.data, payload.size, out_id));
+    }
+    /// True for a RingWriter that holds the role (not default-constructed or moved from).
+    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+    orbit_ring_writer *c_handle() const noexcept { return h_.get(); }
+
+private:
+    friend class Ring;
+    explicit RingWriter(orbit_ring_writer *w) noexcept : h_(w) {}
+    detail::Owner<orbit_ring_writer, orbit_ring_writer_free> h_;
+};
+
 /// A ring. Thread-safe.
 class Ring {
 public:
@@ -345,6 +366,9 @@ public:
         uint32_t max_payload = 1024;
         uint8_t kind = 0;
         uint32_t mode = 0;
+        /// One writer at a time, across every process, through writer() (write and write_batch
+        /// return InvalidArgument); its writes claim slots without compare-and-swap.
+        bool single_writer = false;
     };
 
     /// Attaches to the existing ring whatever its geometry, or creates one with defaults.
@@ -357,9 +381,12 @@ public:
         c.max_payload = o.max_payload;
         c.kind = o.kind;
         c.mode = o.mode;
+        c.flags = o.single_writer ? ORBIT_RING_SINGLE_WRITER : 0;
         return open_impl(f, name, &c);
     }
 
+    /// Appends a frame: Ok, TooLarge (nothing written), InvalidArgument on a single-writer ring
+    /// (write through writer()), ReadOnly (observer), ...
     Status write(Bytes payload, uint8_t kind = 0, uint64_t ver = 0, uint64_t *out_id = nullptr) noexcept {
         return detail::st(orbit_ring_write(h_.get(), kind, ver, payload.data, payload.size, out_id));
     }
@@ -376,6 +403,7 @@ public:
         frame = Frame{f.id, f.ver, f.lost, f.len, f.kind};
         return s;
     }
+    /// Geometry and counters; flags & ORBIT_RING_SINGLE_WRITER for a single-writer ring.
     orbit_ring_info info() const {
         orbit_ring_info i;
         detail::check(orbit_ring_stat(h_.get(), &i), "orbit_ring_stat");
@@ -385,6 +413,28 @@ public:
         orbit_cursor *c = nullptr;
         detail::check(orbit_cursor_open(h_.get(), from, &c), "orbit_cursor_open");
         return Cursor(c);
+    }
+    /// Becomes the writer of a single-writer ring (Options::single_writer) until the RingWriter
+    /// is destroyed. One writer at a time across every process; the role of a writer whose
+    /// process died is taken over. Throws Error: Conflict while another live writer (any
+    /// process, or another RingWriter of this one) holds the ring, InvalidArgument on a
+    /// multi-writer ring, ReadOnly through an observer; see try_writer for a standby loop.
+    RingWriter writer() const {
+        orbit_ring_writer *w = nullptr;
+        orbit_status s = orbit_ring_writer_open(h_.get(), &w);
+        if (s == ORBIT_STATUS_CONFLICT) {
+            throw Error(Status::Conflict, "orbit_ring_writer_open: a live writer holds the ring");
+        }
+        detail::check(s, "orbit_ring_writer_open");
+        return RingWriter(w);
+    }
+    /// writer() without throwing: Ok (out holds the role; a RingWriter out held before gives
+    /// its role up), Conflict, InvalidArgument, ReadOnly, ...
+    Status try_writer(RingWriter &out) const noexcept {
+        orbit_ring_writer *w = nullptr;
+        Status s = detail::st(orbit_ring_writer_open(h_.get(), &w));
+        if (s == Status::Ok) out = RingWriter(w);
+        return s;
     }
     static void unlink(std::string_view fleet, std::string_view name) {
         detail::check(orbit_ring_unlink(detail::z(fleet).c_str(), detail::z(name).c_str()), "orbit_ring_unlink");

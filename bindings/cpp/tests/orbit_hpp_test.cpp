@@ -25,6 +25,10 @@ static_assert(!std::is_copy_constructible<orbit::Subscription>::value, "handles 
 static_assert(!std::is_copy_constructible<orbit::Lease>::value, "handles are move-only");
 static_assert(std::is_nothrow_move_constructible<orbit::Lease>::value, "handles move without throwing");
 static_assert(std::is_nothrow_move_assignable<orbit::Subscription>::value, "handles move without throwing");
+static_assert(!std::is_copy_constructible<orbit::RingWriter>::value, "handles are move-only");
+static_assert(!std::is_copy_assignable<orbit::RingWriter>::value, "handles are move-only");
+static_assert(std::is_nothrow_move_constructible<orbit::RingWriter>::value, "handles move without throwing");
+static_assert(std::is_nothrow_move_assignable<orbit::RingWriter>::value, "handles move without throwing");
 
 TEST(Fleet, JoinMembersObserve) {
     auto name = unique_fleet("fleet");
@@ -144,6 +148,79 @@ TEST(Ring, BatchesAndMovedFromHandles) {
     EXPECT_EQ(std::string(buf, fr.len), "still works");
     orbit::Ring::unlink(name, "r");
     orbit::Cache::unlink(name, "c");
+    orbit::Fleet::unlink(name);
+}
+
+TEST(Ring, SingleWriter) {
+    using namespace std::literals;
+    auto name = unique_fleet("sw");
+    auto f = orbit::Fleet::join(name);
+    auto r = orbit::Ring::open(f, "r", {16, 32, 3, 0, true});
+    EXPECT_EQ(r.info().flags, ORBIT_RING_SINGLE_WRITER);
+    EXPECT_EQ(orbit::Ring::open(f, "r").info().flags & ORBIT_RING_SINGLE_WRITER, ORBIT_RING_SINGLE_WRITER);
+    EXPECT_EQ(r.write("refused"sv), orbit::Status::InvalidArgument);
+    const size_t lens[] = {1};
+    size_t written = 9;
+    EXPECT_EQ(r.write_batch("a", lens, 1, &written), orbit::Status::InvalidArgument);
+    auto c = r.cursor(ORBIT_FROM_OLDEST);
+    uint64_t ids[3] = {};
+    {
+        auto w = r.writer();
+        EXPECT_TRUE(w);
+        ASSERT_EQ(w.write("first"sv, 0, 10, &ids[0]), orbit::Status::Ok);
+        ASSERT_EQ(w.write(std::vector<uint8_t>{}, 1, 11, &ids[1]), orbit::Status::Ok);
+        ASSERT_EQ(w.write(std::string(32, 'x'), 2, 12, &ids[2]), orbit::Status::Ok);
+        EXPECT_EQ(w.write(std::string(33, 'x')), orbit::Status::TooLarge);
+        EXPECT_EQ(ids[0] >> 56, 3u);
+        try {
+            r.writer();
+            FAIL() << "second writer granted";
+        } catch (const orbit::Error &e) {
+            EXPECT_EQ(e.status(), orbit::Status::Conflict);
+        }
+        orbit::RingWriter other;
+        EXPECT_FALSE(other);
+        EXPECT_EQ(r.try_writer(other), orbit::Status::Conflict);
+        EXPECT_FALSE(other);
+        auto moved = std::move(w);
+        EXPECT_FALSE(w);                                               // NOLINT: moved-from on purpose
+        EXPECT_EQ(w.write("x"sv), orbit::Status::NullArgument);        // NOLINT
+        EXPECT_EQ(r.try_writer(other), orbit::Status::Conflict);       // the role moved with it
+    }  // the destructor gives the role up
+    const char *want[] = {"first", "", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"};
+    char buf[32];
+    orbit::Frame fr;
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(c.next(fr, buf, sizeof buf), orbit::Status::Ok);
+        EXPECT_EQ(fr.id, ids[i]);
+        EXPECT_EQ(fr.kind, i);
+        EXPECT_EQ(fr.ver, 10u + i);
+        EXPECT_EQ(fr.lost, 0u);
+        EXPECT_EQ(std::string(buf, fr.len), want[i]);
+    }
+    EXPECT_EQ(c.next(fr, buf, sizeof buf), orbit::Status::Empty);
+    orbit::RingWriter w;
+    ASSERT_EQ(r.try_writer(w), orbit::Status::Ok);  // free again
+    {
+        auto gone = std::move(r);
+    }  // the ring handle is freed: the writer keeps the ring mapped
+    ASSERT_EQ(w.write("again"sv), orbit::Status::Ok);
+    ASSERT_EQ(c.next(fr, buf, sizeof buf), orbit::Status::Ok);
+    EXPECT_EQ(std::string(buf, fr.len), "again");
+
+    auto multi = orbit::Ring::open(f, "m", {8, 8, 0, 0});
+    EXPECT_EQ(multi.info().flags, 0);
+    try {
+        multi.writer();
+        FAIL() << "writer granted on a multi-writer ring";
+    } catch (const orbit::Error &e) {
+        EXPECT_EQ(e.status(), orbit::Status::InvalidArgument);
+    }
+    auto o = orbit::Fleet::observe(name);
+    orbit::RingWriter ro;
+    EXPECT_EQ(orbit::Ring::open(o, "r").try_writer(ro), orbit::Status::ReadOnly);
+    orbit::Ring::unlink(name, "r");
+    orbit::Ring::unlink(name, "m");
     orbit::Fleet::unlink(name);
 }
 

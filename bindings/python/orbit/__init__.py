@@ -3,7 +3,7 @@
 from ._errors import *  # noqa: F401,F403  (exception classes and status codes)
 from ._errors import OrbitError
 from ._core import FROM_HEAD, FROM_OLDEST, Cache, CacheStats, CacheValue, Cursor, Fleet, Frame, MemberInfo, Ring
-from ._core import Bus, Event, Heartbeat, Holder, Lease, RingInfo, Subscription
+from ._core import Bus, Event, Heartbeat, Holder, Lease, RingInfo, RingWriter, Subscription
 from ._ffi import ABI_VERSION, LibraryNotFound, lib as _lib
 
 __version__ = "0.1.0"
@@ -21,5 +21,5 @@ def status_str(code: int) -> str:
 
 __all__ = [
     "ABI_VERSION", "Bus", "Event", "Heartbeat", "Holder", "Lease", "Subscription", "Cache", "CacheStats", "CacheValue", "FROM_HEAD", "FROM_OLDEST", "Cursor", "Fleet", "Frame", "LibraryNotFound", "MemberInfo",
-    "OrbitError", "Ring", "RingInfo", "library_version", "status_str",
+    "OrbitError", "Ring", "RingInfo", "RingWriter", "library_version", "status_str",
 ]

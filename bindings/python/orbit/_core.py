@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, List, MutableMapping, Name
 
 from . import _errors
 from ._ffi import BusOptions, CacheMeta, CacheOptions, CacheStatsC, ContestOptions, EventC, FleetOptions, FrameC
-from ._ffi import HeartbeatC, HolderC, Member as _MemberC, RingInfoC, RingOptions
+from ._ffi import RING_SINGLE_WRITER, HeartbeatC, HolderC, Member as _MemberC, RingInfoC, RingOptions
 from ._ffi import last_error, lib, unchecked
 
 Bytes = Union[bytes, bytearray, memoryview]
@@ -109,11 +109,12 @@ def _packed(items: Iterable[Any], what: str, encode_str: bool = False) -> tuple:
     return items, b"".join(items), list(map(len, items))
 
 
-# The hot paths (Ring.write, Cursor.next, Cache.get) call these bindings
+# The hot paths (Ring.write, RingWriter.write, Cursor.next, Cache.get) call these bindings
 # without argtypes (see _ffi.FAST) and pass arguments already of the declared
 # ctypes types: c_size_t lengths from _SIZES (shared, never mutated), out-
 # parameters through byref objects made once per thread or per cursor.
 _fast_ring_write = unchecked("orbit_ring_write")
+_fast_ring_writer_write = unchecked("orbit_ring_writer_write")
 _fast_cursor_next = unchecked("orbit_cursor_next")
 _fast_cache_get = unchecked("orbit_cache_get")
 _SMALL = 1024
@@ -227,6 +228,7 @@ class RingInfo(NamedTuple):
     max_payload: int
     slot_stride: int
     kind: int
+    single_writer: bool
 
 
 class Fleet(Handle):
@@ -287,10 +289,15 @@ class Fleet(Handle):
 
     def ring(
         self, name: str, *, capacity: Optional[int] = None, max_payload: Optional[int] = None,
-        kind: Optional[int] = None, mode: int = 0,
+        kind: Optional[int] = None, mode: int = 0, single_writer: bool = False,
     ) -> "Ring":
-        """Opens ring ``name``. Without geometry it attaches to what exists or creates defaults."""
-        return Ring._open(self, name, capacity, max_payload, kind, mode)
+        """Opens ring ``name``. Without geometry it attaches to what exists or creates defaults.
+
+        ``single_writer=True`` creates a single-writer ring: one writer at a time,
+        across every process, through :meth:`Ring.writer` (``Ring.write`` is
+        refused with InvalidArgument); its writes claim slots without
+        compare-and-swap, the ring's lowest latency."""
+        return Ring._open(self, name, capacity, max_payload, kind, mode, single_writer)
 
     def cache(
         self, name: str, *, capacity: Optional[int] = None, max_key: Optional[int] = None,
@@ -354,9 +361,11 @@ class Ring(Handle):
     _free = staticmethod(lib.orbit_ring_free)
 
     @classmethod
-    def _open(cls, fleet: Fleet, name: str, capacity, max_payload, kind, mode) -> "Ring":
+    def _open(cls, fleet: Fleet, name: str, capacity, max_payload, kind, mode, single_writer) -> "Ring":
+        if not isinstance(single_writer, bool):
+            raise TypeError(f"single_writer must be bool, not {type(single_writer).__name__}")
         opts = None
-        if capacity is not None or max_payload is not None or kind is not None or mode:
+        if capacity is not None or max_payload is not None or kind is not None or mode or single_writer:
             o = RingOptions()
             lib.orbit_ring_options_init(ctypes.byref(o))
             if capacity is not None:
@@ -366,6 +375,7 @@ class Ring(Handle):
             if kind is not None:
                 o.kind = _uint(kind, "kind", 8)
             o.mode = _uint(mode, "mode", 32)
+            o.flags = RING_SINGLE_WRITER if single_writer else 0
             opts = ctypes.byref(o)
         out = ctypes.c_void_p()
         check(lib.orbit_ring_open(fleet._h, _name(name, "ring"), opts, ctypes.byref(out)), f"open ring {name!r}")
@@ -375,7 +385,8 @@ class Ring(Handle):
         return r
 
     def write(self, payload: Bytes, *, kind: int = 0, ver: int = 0) -> int:
-        """Appends a frame; returns its id."""
+        """Appends a frame; returns its id. Raises InvalidArgument on a
+        single-writer ring (write through :meth:`writer`)."""
         if type(payload) is bytes and kind is _ZERO and ver is _ZERO:
             n = len(payload)
             if n <= _SMALL:  # the hot path: no argtypes, nothing constructed
@@ -427,7 +438,8 @@ class Ring(Handle):
     def info(self) -> RingInfo:
         i = RingInfoC()
         check(lib.orbit_ring_stat(self._h, ctypes.byref(i)), "stat")
-        return RingInfo(i.capacity, i.head, i.takeovers, i.max_payload, i.slot_stride, i.kind)
+        return RingInfo(i.capacity, i.head, i.takeovers, i.max_payload, i.slot_stride, i.kind,
+                        bool(i.flags & RING_SINGLE_WRITER))
 
     def cursor(self, start: int = FROM_OLDEST) -> "Cursor":
         start = _uint(start, "start", 32)
@@ -435,9 +447,55 @@ class Ring(Handle):
         check(lib.orbit_cursor_open(self._h, start, ctypes.byref(out)), "cursor")
         return Cursor(out, self)
 
+    def writer(self) -> "RingWriter":
+        """Becomes the writer of a single-writer ring (opened with
+        ``single_writer=True``) until the writer is closed; use it as a context
+        manager. One writer at a time across every process; the role of a
+        writer whose process died is taken over. Raises Conflict while another
+        live writer (another process, or another RingWriter of this one) holds
+        the ring, InvalidArgument on a multi-writer ring, ReadOnly through an
+        observer."""
+        out = ctypes.c_void_p()
+        st = check(lib.orbit_ring_writer_open(self._h, ctypes.byref(out)), "writer")
+        if st == _errors.CONFLICT:
+            raise_outcome(st, f"writer of ring {self.name!r}: a live writer holds it")
+        return RingWriter(out, self)
+
     @staticmethod
     def unlink(fleet: str, name: str) -> None:
         check(lib.orbit_ring_unlink(_name(fleet, "fleet"), _name(name, "ring")), "unlink ring")
+
+
+class RingWriter(Handle):
+    """The one writer of a single-writer ring (see :meth:`Ring.writer`); closing
+    it gives the role up. One thread at a time."""
+
+    _free = staticmethod(lib.orbit_ring_writer_free)
+
+    def __init__(self, ptr: ctypes.c_void_p, ring: Ring) -> None:
+        super().__init__(ptr, (ring,))
+
+    def write(self, payload: Bytes, *, kind: int = 0, ver: int = 0) -> int:
+        """Appends a frame; returns its id (as :meth:`Ring.write`)."""
+        if type(payload) is bytes and kind is _ZERO and ver is _ZERO:
+            n = len(payload)
+            if n <= _SMALL:  # the hot path: no argtypes, nothing constructed
+                s = _scratch_local
+                st = _fast_ring_writer_write(self._ptr, _KIND0, _VER0, payload, _SIZES[n], s.u64_ref)
+                if st:
+                    self._fail(st, "write")
+                return s.u64.value
+        return self._write(payload, kind, ver)
+
+    def _write(self, payload: Bytes, kind: int, ver: int) -> int:
+        kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
+        s = _scratch()
+        ptr, n, keep = _buffer(payload)
+        st = lib.orbit_ring_writer_write(self._h, kind, ver, ptr, n, s.u64_ref)
+        del keep
+        if st:
+            self._fail(st, "write")
+        return s.u64.value
 
 
 class Cursor(Handle):

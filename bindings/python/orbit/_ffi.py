@@ -17,6 +17,9 @@ from typing import Dict, List, Optional, Tuple
 # The C ABI version this binding is written for (ORBIT_ABI_VERSION).
 ABI_VERSION = 1
 
+# orbit_ring_options.flags / orbit_ring_info.flags: a single-writer ring.
+RING_SINGLE_WRITER = 1
+
 
 class FleetOptions(Structure):
     _fields_ = [
@@ -45,7 +48,8 @@ class RingOptions(Structure):
         ("max_payload", c_uint32),
         ("mode", c_uint32),
         ("kind", c_uint8),
-        ("reserved0", c_uint8 * 7),
+        ("flags", c_uint8),
+        ("reserved0", c_uint8 * 6),
         ("reserved", c_uint64 * 6),
     ]
 
@@ -68,6 +72,7 @@ class RingInfoC(Structure):
         ("max_payload", c_uint32),
         ("slot_stride", c_uint32),
         ("kind", c_uint8),
+        ("flags", c_uint8),
     ]
 
 
@@ -187,6 +192,10 @@ FUNCTIONS: Dict[str, Tuple[Optional[type], List[type]]] = {
     "orbit_ring_stat": (STATUS, [H, POINTER(RingInfoC)]),
     "orbit_ring_free": (None, [H]),
     "orbit_ring_unlink": (STATUS, [c_char_p, c_char_p]),
+    # single-writer ring's writer
+    "orbit_ring_writer_open": (STATUS, [H, POINTER(H)]),
+    "orbit_ring_writer_write": (STATUS, [H, c_uint8, c_uint64, c_void_p, c_size_t, POINTER(c_uint64)]),
+    "orbit_ring_writer_free": (None, [H]),
     # cursor
     "orbit_cursor_open": (STATUS, [H, c_uint32, POINTER(H)]),
     "orbit_cursor_next": (STATUS, [H, POINTER(FrameC), c_void_p, c_size_t]),
@@ -302,7 +311,7 @@ for _name, (_res, _args) in FUNCTIONS.items():
 # declared ctypes type (c_void_p handles, byref() out-parameters, c_size_t
 # lengths, ...) or bytes/None for pointers; _core.py does, and the tests run
 # every one of them.
-FAST = ("orbit_ring_write", "orbit_cursor_next", "orbit_cache_get")
+FAST = ("orbit_ring_write", "orbit_ring_writer_write", "orbit_cursor_next", "orbit_cache_get")
 _FuncPtr = type(lib.orbit_ring_write)
 
 
