@@ -61,6 +61,63 @@ const VECTOR_COPY_MIN: usize = 128;
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 const REP_MOVSB_MIN: usize = 4096;
 
+/// Copies from this many bytes up to `REP_MOVSB_MIN` use 32-byte AVX moves
+/// where the CPU has them. Measured (`orbit-peers`, AMD EPYC): one send +
+/// receive in one process, 1 KiB 44 -> 36 ns; across processes a 1 KiB
+/// one-way p50 105-110 -> 95-100 ns. At 8 KiB the AVX loop was faster in one
+/// process (210 -> 158 ns) but 100 ns slower across processes than
+/// `rep movsb`, which writes whole lines without first fetching them from
+/// the reader's cache: long copies stay with `rep movsb`.
+#[cfg(all(target_arch = "x86_64", not(loom)))]
+const AVX_COPY_MIN: usize = 256;
+
+/// [`racy_copy`] with 32-byte moves, 128 bytes per iteration; the rest (under
+/// 128 bytes) by the SSE2 path.
+///
+/// # Safety
+/// As [`racy_copy`], and the CPU supports AVX.
+#[cfg(all(target_arch = "x86_64", not(loom)))]
+#[target_feature(enable = "avx")]
+unsafe fn racy_copy_avx(dst: *mut u8, src: *const u8, n: usize) {
+    let blocks = n / 128;
+    // SAFETY: the first `blocks * 128 <= n` bytes of both ranges are valid
+    // (the contract); unaligned 32-byte loads and stores of exactly those
+    // bytes; ymm0-3 and the flags are declared clobbered; `vzeroupper`
+    // leaves the upper halves clean for SSE code after us.
+    unsafe {
+        std::arch::asm!(
+            "2:",
+            "vmovdqu ymm0, [rsi]",
+            "vmovdqu ymm1, [rsi + 32]",
+            "vmovdqu ymm2, [rsi + 64]",
+            "vmovdqu ymm3, [rsi + 96]",
+            "vmovdqu [rdi], ymm0",
+            "vmovdqu [rdi + 32], ymm1",
+            "vmovdqu [rdi + 64], ymm2",
+            "vmovdqu [rdi + 96], ymm3",
+            "add rsi, 128",
+            "add rdi, 128",
+            "dec rcx",
+            "jnz 2b",
+            "vzeroupper",
+            inout("rcx") blocks => _,
+            inout("rdi") dst => _,
+            inout("rsi") src => _,
+            out("ymm0") _,
+            out("ymm1") _,
+            out("ymm2") _,
+            out("ymm3") _,
+            options(nostack)
+        );
+    }
+    let done = blocks * 128;
+    if done < n {
+        // SAFETY: the remaining `n - done` bytes of both ranges, under 128
+        // (< AVX_COPY_MIN), so the SSE2 / word path of `racy_copy`.
+        unsafe { racy_copy(dst.add(done), src.add(done), n - done) };
+    }
+}
+
 /// Copies `n` bytes (a multiple of 8) between private memory and a slot's
 /// shared words, in a way that may race a concurrent copy of the same words
 /// (see [`store_bytes`]): one opaque `asm!` block, so the compiler neither
@@ -72,6 +129,11 @@ const REP_MOVSB_MIN: usize = 4096;
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 #[inline]
 unsafe fn racy_copy(dst: *mut u8, src: *const u8, n: usize) {
+    if (AVX_COPY_MIN..REP_MOVSB_MIN).contains(&n) && std::arch::is_x86_feature_detected!("avx") {
+        // SAFETY: per the contract; AVX is present (checked just above).
+        unsafe { racy_copy_avx(dst, src, n) };
+        return;
+    }
     if n >= REP_MOVSB_MIN {
         // SAFETY: per the contract; `rep movsb` with DF clear (the ABI
         // guarantees it in asm) copies exactly rcx bytes from rsi to rdi.

@@ -133,20 +133,26 @@ impl Cursor {
         // frame's arrival to the caller: measured, several ns each).
         if self.pos != u64::MAX {
             if let Some((id, ver, kind, len)) = self.ring.view.read_whole(self.pos, buf) {
-                self.pos += 1;
                 (self.idle, self.writing) = (0, 0);
-                self.pending = None;
-                let lost = std::mem::take(&mut self.lost_since_frame);
-                return Ok(Some(FrameInfo {
-                    id: NetId64(id),
-                    ver,
-                    kind,
-                    len,
-                    lost,
-                }));
+                return Ok(Some(self.delivered(id, ver, kind, len)));
             }
         }
         self.next_into_slow(buf)
+    }
+
+    /// Moves past the frame just read and describes it, with the frames lost
+    /// before it.
+    #[inline]
+    fn delivered(&mut self, id: u64, ver: u64, kind: u8, len: u32) -> FrameInfo {
+        self.pos += 1;
+        self.pending = None;
+        FrameInfo {
+            id: NetId64(id),
+            ver,
+            kind,
+            len,
+            lost: std::mem::take(&mut self.lost_since_frame),
+        }
     }
 
     /// [`Cursor::next_into`] when the fast path found no whole frame: empty,
@@ -170,16 +176,7 @@ impl Cursor {
             };
             match outcome {
                 ReadOutcome::Frame { id, ver, kind, len } => {
-                    self.pos += 1;
-                    self.pending = None;
-                    let lost = std::mem::take(&mut self.lost_since_frame);
-                    return Ok(Some(FrameInfo {
-                        id: NetId64(id),
-                        ver,
-                        kind,
-                        len,
-                        lost,
-                    }));
+                    return Ok(Some(self.delivered(id, ver, kind, len)));
                 }
                 ReadOutcome::TooSmall { len } => {
                     return Err(Error::BufferTooSmall {

@@ -221,6 +221,19 @@ class Frame(NamedTuple):
     lost: int
 
 
+def _write_frame(h: "Handle", write: Callable, payload: Bytes, kind: int, ver: int) -> int:
+    """The checked (argtypes) path of Ring.write and RingWriter.write: any
+    buffer type, any kind and ver; `write` is the C function."""
+    kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
+    s = _scratch()
+    ptr, n, keep = _buffer(payload)
+    st = write(h._h, kind, ver, ptr, n, s.u64_ref)
+    del keep
+    if st:
+        h._fail(st, "write")
+    return s.u64.value
+
+
 class RingInfo(NamedTuple):
     capacity: int
     head: int
@@ -398,14 +411,7 @@ class Ring(Handle):
         return self._write(payload, kind, ver)
 
     def _write(self, payload: Bytes, kind: int, ver: int) -> int:
-        kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
-        s = _scratch()
-        ptr, n, keep = _buffer(payload)
-        st = lib.orbit_ring_write(self._h, kind, ver, ptr, n, s.u64_ref)
-        del keep
-        if st:
-            self._fail(st, "write")
-        return s.u64.value
+        return _write_frame(self, lib.orbit_ring_write, payload, kind, ver)
 
     def write_many(self, payloads: Iterable[Bytes], *, kind: int = 0, ver: int = 0) -> int:
         """Appends one frame per payload in one C call (``orbit_ring_write_batch``),
@@ -488,14 +494,7 @@ class RingWriter(Handle):
         return self._write(payload, kind, ver)
 
     def _write(self, payload: Bytes, kind: int, ver: int) -> int:
-        kind, ver = _uint(kind, "kind", 8), _uint(ver, "ver")
-        s = _scratch()
-        ptr, n, keep = _buffer(payload)
-        st = lib.orbit_ring_writer_write(self._h, kind, ver, ptr, n, s.u64_ref)
-        del keep
-        if st:
-            self._fail(st, "write")
-        return s.u64.value
+        return _write_frame(self, lib.orbit_ring_writer_write, payload, kind, ver)
 
 
 class Cursor(Handle):
