@@ -555,9 +555,12 @@ impl RingView {
         if self.stride > 64 {
             // The frame's second line (payload bytes 32..96) is wanted as soon
             // as `seq` says committed: asking for it with every poll fetches
-            // it alongside the `seq` line instead of after it (measured: about
-            // a tenth of a 64 B one-way latency). wrapping_add: only a hint's
-            // address, never dereferenced.
+            // it alongside the `seq` line instead of after it. Measured with
+            // `orbit-peers --suite fanout`: a reader keeping up with one 64 B
+            // writer received 29-30 M frames/s with it and 16-28 M without
+            // (65-71 and 17-38 M behind a single writer); no change in the
+            // 64 B one-way p50. wrapping_add: only a hint's address, never
+            // dereferenced.
             prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
         }
         // Acquire: pairs with the Release commit in `publish`.
