@@ -99,7 +99,11 @@ fn reader(ring: Ring, shared: Arc<Shared>) -> ReaderStats {
         // frame; the live-writer timeout must never be what saves it.
         cursor.set_stuck_timeout(Duration::from_secs(60));
         let mut buf = vec![0u8; MAX_PAYLOAD as usize];
-        let mut expect = cursor.next_position();
+        // Where the cursor started: the oldest frame the ring held when this
+        // thread got to run, which is not position 0 if writers were already
+        // a lap ahead (a loaded machine starts threads late).
+        let start = cursor.next_position();
+        let mut expect = start;
         let mut last_index: HashMap<u32, u64> = HashMap::new();
         let mut last_progress = Instant::now();
         let mut last_pos = expect;
@@ -157,9 +161,9 @@ fn reader(ring: Ring, shared: Arc<Shared>) -> ReaderStats {
             }
         }
         stats.lost = cursor.lost();
-        if stats.frames + stats.lost != cursor.next_position() {
+        if stats.frames + stats.lost != cursor.next_position() - start {
             return Err(format!(
-                "frames {} + lost {} != position {}",
+                "frames {} + lost {} != position {} - start {start}",
                 stats.frames,
                 stats.lost,
                 cursor.next_position()
