@@ -62,12 +62,13 @@ const VECTOR_COPY_MIN: usize = 128;
 const REP_MOVSB_MIN: usize = 4096;
 
 /// Copies from this many bytes up to `REP_MOVSB_MIN` use 32-byte AVX moves
-/// where the CPU has them. Measured (`orbit-peers`, AMD EPYC): one send +
-/// receive in one process, 1 KiB 44 -> 36 ns; across processes a 1 KiB
-/// one-way p50 105-110 -> 95-100 ns. At 8 KiB the AVX loop was faster in one
-/// process (210 -> 158 ns) but 100 ns slower across processes than
-/// `rep movsb`, which writes whole lines without first fetching them from
-/// the reader's cache: long copies stay with `rep movsb`.
+/// where the CPU has them. Measured (`orbit-peers --profile`, AMD EPYC): one
+/// send + receive of 1 KiB in one process 41-44 -> 31-36 ns; across
+/// processes the 1 KiB one-way p50 stayed within the harness's noise. At
+/// 8 KiB the AVX loop was faster in one process (210 -> 158 ns) but 100 ns
+/// slower across processes than `rep movsb`, which writes whole lines
+/// without first fetching them from the reader's cache: long copies stay
+/// with `rep movsb`.
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 const AVX_COPY_MIN: usize = 256;
 
@@ -82,8 +83,10 @@ unsafe fn racy_copy_avx(dst: *mut u8, src: *const u8, n: usize) {
     let blocks = n / 128;
     // SAFETY: the first `blocks * 128 <= n` bytes of both ranges are valid
     // (the contract); unaligned 32-byte loads and stores of exactly those
-    // bytes; ymm0-3 and the flags are declared clobbered; `vzeroupper`
-    // leaves the upper halves clean for SSE code after us.
+    // bytes. `clobber_abi("C")` declares every vector register and the flags
+    // clobbered: ymm0-3 are written, and `vzeroupper` (which leaves the upper
+    // halves clean for SSE code after us) zeroes the upper half of all of
+    // them.
     unsafe {
         std::arch::asm!(
             "2:",
@@ -103,10 +106,7 @@ unsafe fn racy_copy_avx(dst: *mut u8, src: *const u8, n: usize) {
             inout("rcx") blocks => _,
             inout("rdi") dst => _,
             inout("rsi") src => _,
-            out("ymm0") _,
-            out("ymm1") _,
-            out("ymm2") _,
-            out("ymm3") _,
+            clobber_abi("C"),
             options(nostack)
         );
     }

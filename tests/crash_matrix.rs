@@ -711,9 +711,10 @@ fn child_ring_writer(board: &Board, serial: usize, fleet: &Fleet) {
 
 /// Rounds of `role` writer children on ring `name`, killed at random
 /// instants, followed by a reader thread of this process. After each round
-/// of kills, `lap(ring, index, template)` must write a full lap of the ring
-/// within the bound (every slot a dead writer left half-written taken over),
-/// and the reader must get past everything the dead left, by liveness.
+/// of kills, `lap(ring, target, index, template)` must see `head` reach
+/// `target` (a full lap on) within the bound, so every slot a dead writer
+/// left half-written was taken over, and the reader must get past
+/// everything the dead left, by liveness.
 fn ring_writer_rounds(
     op: &'static str,
     role: &str,

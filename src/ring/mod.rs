@@ -345,8 +345,8 @@ impl RingCore {
         let len = parts.iter().map(|p| p.len()).sum::<usize>();
         // The frame's lines are asked for before anything else: the
         // transfers from a reader's cache are what a write waits for, and
-        // everything below overlaps with them (the claim asks again for the
-        // position it gets, should another writer have taken this one).
+        // everything below overlaps with them. (Should another writer take
+        // this position first, the hint was wasted, nothing else.)
         let guess = match single.as_deref() {
             Some(&next) => next,
             None => self.view.ctl().head.load(crate::sync::Ordering::Relaxed),
@@ -369,7 +369,7 @@ impl RingCore {
             Some(pos) => pos,
             None => self
                 .view
-                .claim(tag, len, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
+                .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
                 .ok_or_else(|| {
                     Error::Corrupt(format!(
                         "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",

@@ -25,9 +25,8 @@
 //!    h and advances `head` (others help if it dies first). Recording the
 //!    claimer in the same CAS that claims is what makes a crashed writer
 //!    identifiable. The claim reads no word of the slot itself: the slot's
-//!    lines are the ones a polling reader holds, and loading one before
-//!    storing to it costs the writer an extra cross-core transfer (measured:
-//!    about 10 ns of a 64 B one-way latency, ring layout 3).
+//!    lines are the ones a polling reader holds, and loading one just before
+//!    storing to it makes the writer fetch the line twice (ring layout 3).
 //! 2. **Write** as a seqlock: `seq = 2*lap+1`, Release fence, every field and
 //!    the payload stored with Relaxed atomics (or one opaque copy, see
 //!    `sync::store_bytes`), then `seq = 2*lap+2` with Release.
@@ -227,7 +226,7 @@ const SPINS_BEFORE_LIVENESS: u32 = 256;
 const SPINS_BEFORE_LIVENESS: u32 = 1;
 
 /// Frames of up to this many lines have all of them asked for ahead of the
-/// writer's stores (see `claim`).
+/// writer's stores (see `prefetch_frame`).
 const PREFETCH_LINES: usize = 32;
 
 /// Spins on a slot state that no writer leaves before a claim gives up on
@@ -289,7 +288,7 @@ impl RingView {
     /// once, before the claim, overlaps their transfers with each other and
     /// with the claim (measured: a 1 KiB one-way latency 120 -> 105 ns). A
     /// long frame gets its first two only: its copy streams, and asking for
-    /// a hundred lines up front made 8 KiB slower (310 -> 390 ns).
+    /// 64 lines up front made 8 KiB slower (310 -> 390 ns).
     #[inline]
     pub(crate) fn prefetch_frame(&self, pos: u64, len: usize) {
         let first = self.slot(pos) as *const SlotHeader as *const u8;
@@ -343,7 +342,6 @@ impl RingView {
     pub(crate) fn claim(
         &self,
         tag: u32,
-        len: usize,
         is_dead: &dyn Fn(u32) -> bool,
         mut on_wait: impl FnMut(),
     ) -> Option<u64> {
@@ -356,7 +354,6 @@ impl RingView {
             // owner word of h-1 claimed before it is visible.
             let h = ctl.head.load(Ordering::Acquire);
             let lap = self.lap(h);
-            self.prefetch_frame(h, len);
             let owner = self.owner(h);
             // Acquire: pairs with the AcqRel owner CAS of the claimer, and with
             // the Release committed mark of the previous lap's writer (so all
@@ -510,30 +507,65 @@ impl RingView {
         let slot = self.slot(pos);
         // As in `try_read`: a lap whose seq values overflow is never reached.
         let committed = self.lap(pos).checked_mul(2)?.checked_add(2)?;
-        if self.stride > 64 {
-            // See `try_read`. wrapping_add: only a hint's address.
-            prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
-        }
+        self.prefetch_second_line(slot);
         // Acquire: pairs with the Release commit in `publish_parts`.
         let s1 = slot.seq.load(Ordering::Acquire);
         if s1 != committed {
             return None;
         }
+        match self.copy_committed(slot, s1, buf) {
+            ReadOutcome::Frame { id, ver, kind, len } => Some((id, ver, kind, len)),
+            _ => None,
+        }
+    }
+
+    /// Asks for a slot's second line (payload bytes 32..96) while its `seq`
+    /// is polled, so that it arrives alongside the `seq` line instead of
+    /// after it. Measured with `orbit-peers --suite fanout`: a reader keeping
+    /// up with one 64 B writer received 29-30 M frames/s with it and 16-28 M
+    /// without (65-71 and 17-38 M behind a single writer); no change in the
+    /// 64 B one-way p50.
+    #[inline(always)]
+    fn prefetch_second_line(&self, slot: &SlotHeader) {
+        if self.stride > 64 {
+            // wrapping_add: only a hint's address, never dereferenced.
+            prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
+        }
+    }
+
+    /// Copies the frame of a slot whose `seq` was just loaded as the
+    /// committed value `s1` (Acquire) into `buf`, and tells whether the copy
+    /// is whole: `Frame`, `TooSmall` (the frame's length), or `Overwritten`
+    /// (a writer of a later lap got in meanwhile, or a damaged length).
+    #[inline(always)]
+    fn copy_committed(&self, slot: &SlotHeader, s1: u64, buf: &mut [u8]) -> ReadOutcome {
         let id = slot.id.load(Ordering::Relaxed);
         let ver = slot.ver.load(Ordering::Relaxed);
         let meta = slot.meta.load(Ordering::Relaxed);
-        let len = meta as u32 as usize;
-        if len > self.max_payload || len > buf.len() {
-            return None;
-        }
-        load_bytes(self.payload_words(slot, len.div_ceil(8)), &mut buf[..len]);
-        // Acquire fence: pairs with the Release fence in `publish_parts`, as in
-        // `try_read`.
+        let len = (meta as u32 as usize).min(self.max_payload);
+        let n = len.min(buf.len());
+        load_bytes(self.payload_words(slot, n.div_ceil(8)), &mut buf[..n]);
+        // Acquire fence: pairs with the Release fence in `publish_parts`; if any
+        // load above saw a newer writer's store, the re-read below sees its
+        // odd seq.
         fence(Ordering::Acquire);
         if slot.seq.load(Ordering::Relaxed) != s1 {
-            return None;
+            return ReadOutcome::Overwritten;
         }
-        Some((id, ver, (meta >> 32) as u8, len as u32))
+        if meta as u32 as usize > self.max_payload {
+            // A committed length beyond the limit is impossible unless the
+            // segment was damaged; never read past the slot.
+            return ReadOutcome::Overwritten;
+        }
+        if len > buf.len() {
+            return ReadOutcome::TooSmall { len: len as u32 };
+        }
+        ReadOutcome::Frame {
+            id,
+            ver,
+            kind: (meta >> 32) as u8,
+            len: len as u32,
+        }
     }
 
     /// One attempt to read position `pos` into `buf`. Without `probe`, a
@@ -552,18 +584,8 @@ impl RingView {
         let Some(committed) = lap.checked_mul(2).and_then(|c| c.checked_add(2)) else {
             return ReadOutcome::NotYet;
         };
-        if self.stride > 64 {
-            // The frame's second line (payload bytes 32..96) is wanted as soon
-            // as `seq` says committed: asking for it with every poll fetches
-            // it alongside the `seq` line instead of after it. Measured with
-            // `orbit-peers --suite fanout`: a reader keeping up with one 64 B
-            // writer received 29-30 M frames/s with it and 16-28 M without
-            // (65-71 and 17-38 M behind a single writer); no change in the
-            // 64 B one-way p50. wrapping_add: only a hint's address, never
-            // dereferenced.
-            prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
-        }
-        // Acquire: pairs with the Release commit in `publish`.
+        self.prefetch_second_line(slot);
+        // Acquire: pairs with the Release commit in `publish_parts`.
         let s1 = slot.seq.load(Ordering::Acquire);
         if s1 > committed {
             return ReadOutcome::Overwritten;
@@ -594,33 +616,7 @@ impl RingView {
                 ReadOutcome::Overwritten
             };
         }
-        let id = slot.id.load(Ordering::Relaxed);
-        let ver = slot.ver.load(Ordering::Relaxed);
-        let meta = slot.meta.load(Ordering::Relaxed);
-        let len = (meta as u32 as usize).min(self.max_payload);
-        let n = len.min(buf.len());
-        load_bytes(self.payload_words(slot, n.div_ceil(8)), &mut buf[..n]);
-        // Acquire fence: pairs with the Release fence in `publish`; if any load
-        // above saw a newer writer's store, the re-read below sees its odd seq.
-        fence(Ordering::Acquire);
-        let s2 = slot.seq.load(Ordering::Relaxed);
-        if s2 != s1 {
-            return ReadOutcome::Overwritten;
-        }
-        if meta as u32 as usize > self.max_payload {
-            // A committed length beyond the limit is impossible unless the
-            // segment was damaged; never read past the slot.
-            return ReadOutcome::Overwritten;
-        }
-        if len > buf.len() {
-            return ReadOutcome::TooSmall { len: len as u32 };
-        }
-        ReadOutcome::Frame {
-            id,
-            ver,
-            kind: (meta >> 32) as u8,
-            len: len as u32,
-        }
+        self.copy_committed(slot, s1, buf)
     }
 }
 
@@ -726,7 +722,7 @@ mod loom_models {
 
     fn write(v: &RingView, tag: u32, b: u8, is_dead: &dyn Fn(u32) -> bool) -> u64 {
         let pos = v
-            .claim(tag, 16, is_dead, loom::thread::yield_now)
+            .claim(tag, is_dead, loom::thread::yield_now)
             .expect("a consistent ring");
         v.publish(pos, tag, pos, 0, b as u64, &payload(b));
         pos
@@ -740,15 +736,13 @@ mod loom_models {
 
     fn check_read_as(v: &RingView, pos: u64, probe: bool) -> ReadOutcome {
         let mut buf = [0u8; 16];
-        {
-            // The cursor's fast path first, as `Cursor::next_into` does.
-            if let Some((_, ver, _, len)) = v.read_whole(pos, &mut buf) {
-                assert_eq!(len, 16);
-                assert!(
-                    buf.iter().all(|x| *x as u64 == ver),
-                    "torn frame {buf:?} ver {ver} (fast path)"
-                );
-            }
+        // The cursor's fast path first, as `Cursor::next_into` does.
+        if let Some((_, ver, _, len)) = v.read_whole(pos, &mut buf) {
+            assert_eq!(len, 16);
+            assert!(
+                buf.iter().all(|x| *x as u64 == ver),
+                "torn frame {buf:?} ver {ver} (fast path)"
+            );
         }
         let out = v.try_read(pos, &mut buf, probe);
         if let ReadOutcome::Frame { ver, len, .. } = out {
@@ -878,7 +872,7 @@ mod loom_models {
             let victim = loom::thread::spawn(move || {
                 let v = m1.view();
                 let pos = v
-                    .claim(1 << 16, 16, &|_| false, loom::thread::yield_now)
+                    .claim(1 << 16, &|_| false, loom::thread::yield_now)
                     .expect("a consistent ring");
                 let slot = v.slot(pos);
                 slot.seq.store(2 * v.lap(pos) + 1, Ordering::Relaxed);
@@ -936,7 +930,7 @@ mod loom_models {
             let victim = loom::thread::spawn(move || {
                 let v = m1.view();
                 let pos = v
-                    .claim(1 << 16, 16, &|_| false, loom::thread::yield_now)
+                    .claim(1 << 16, &|_| false, loom::thread::yield_now)
                     .expect("a consistent ring");
                 let slot = v.slot(pos);
                 let lap = v.lap(pos);
@@ -991,7 +985,7 @@ mod loom_models {
         let pos = if v.claim_single(*next, tag) {
             *next
         } else {
-            v.claim(tag, 16, is_dead, loom::thread::yield_now)
+            v.claim(tag, is_dead, loom::thread::yield_now)
                 .expect("a consistent ring")
         };
         *next = pos + 1;

@@ -40,8 +40,8 @@ pub static SPEC: Spec = Spec {
 With a name, shows only the objects of that name (exits 3 if there is none).
 Per ring: slots, head (frames written), writes/s, overwritten (frames no longer held:
 a reader that far behind has lost them), takeovers (slots of writers that died
-mid-write), writers (many, or single for a single-writer ring). Per cache: entries, hits, misses, hit ratio, gets/s, sets/s, evictions,
-takeovers. Per bus: events published, events/s, overwritten. Leases: each held
+mid-write), writers (many, or single for a single-writer ring). Per cache: entries,
+hits, misses, hit ratio, gets/s, sets/s, evictions, takeovers. Per bus: events published, events/s, overwritten. Leases: each held
 subject with its holder's node and pid, fencing token, age and time left; the lease
 table's takeovers and evictions. Members: node, pid, label, alive/stale/dead, joined,
 last heartbeat, heartbeats in the fleet's history ring.
