@@ -1,8 +1,12 @@
 //! Ring write throughput: one writer, 64-byte frames (and 1 KiB), into a ring
 //! nobody reads (writers never wait for readers, so this is the write path
-//! alone). Also two writer threads sharing one ring. Run: `cargo bench --bench ring_write`.
+//! alone). Also two writer threads sharing one ring, and one writer beside a
+//! reader too slow to keep up (lapped over and over: the write path should
+//! stay near its speed alone, see `Cursor::skip_overwritten`). Run:
+//! `cargo bench --bench ring_write`.
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -63,6 +67,39 @@ fn write_one_writer(c: &mut Criterion) {
                 }
             });
             start.elapsed().mul_f64(iters as f64 / (2 * per) as f64)
+        })
+    });
+    teardown(&fleet);
+    // One writer beside a reader thread that spends ~100 ns on every frame
+    // (a third of the writer's rate or less): it is lapped all the time.
+    let (fleet, ring) = setup("lapped", 64);
+    g.bench_function("one_writer_64B_beside_a_lapped_reader", |b| {
+        b.iter_custom(|iters| {
+            let stop = AtomicBool::new(false);
+            let mut cursor = ring.cursor(orbit::From::Head);
+            std::thread::scope(|s| {
+                let reader = s.spawn(|| {
+                    let (mut buf, mut x, mut n) = ([0u8; 64], 0u64, 0u64);
+                    while !stop.load(Ordering::Relaxed) {
+                        if cursor.next_into(&mut buf).unwrap().is_some() {
+                            n += 1;
+                            for i in 0..100u64 {
+                                x = x.wrapping_mul(31).wrapping_add(i ^ buf[0] as u64);
+                            }
+                        }
+                    }
+                    black_box((x, n));
+                });
+                let p = [0x5Au8; 64];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    ring.write(0, 0, black_box(&p)).unwrap();
+                }
+                let t = start.elapsed();
+                stop.store(true, Ordering::Relaxed);
+                reader.join().unwrap();
+                t
+            })
         })
     });
     teardown(&fleet);

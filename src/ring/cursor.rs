@@ -35,6 +35,12 @@ const PROBE_EVERY: u32 = 1 << 14;
 /// logic (liveness checks) takes over.
 const PROBE_WRITING_AFTER: u32 = 256;
 
+/// A cursor found overwritten at the very position its last skip took it to
+/// is reading where a writer is writing: it then skips this fraction of the
+/// ring more (at least one frame), so that its next reads are of slots no
+/// writer is about to take (see `Cursor::skip_overwritten`).
+const WAVEFRONT_MARGIN_SHIFT: u32 = 3;
+
 /// How long a pending slot is left alone before its writer's liveness is checked.
 const PENDING_CHECK_NS: u64 = 1_000_000;
 /// Default longest wait on a pending slot whose writer is alive.
@@ -59,6 +65,9 @@ pub struct Cursor {
     idle: u32,
     /// Consecutive polls at `pos` that saw the slot being written.
     writing: u32,
+    /// Where the last skip over overwritten frames took this cursor
+    /// (`u64::MAX`: none yet); see `skip_overwritten`.
+    skipped_to: u64,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -95,6 +104,7 @@ impl Cursor {
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
             idle: 0,
             writing: 0,
+            skipped_to: u64::MAX,
         }
     }
 
@@ -187,25 +197,8 @@ impl Cursor {
                 ReadOutcome::NotYet | ReadOutcome::Writing => return Ok(None),
                 ReadOutcome::Overwritten => {
                     self.pending = None;
-                    let head = self.ring.view.ctl().head.load(Ordering::Acquire);
-                    let cap = self.ring.view.capacity();
-                    if self.pos >= head {
-                        // A position is overwritten only once a later lap
-                        // claimed it, which moves head past it first: only a
-                        // damaged slot (an owner word from an impossible
-                        // lap) says this, and skipping it would walk past
-                        // the head forever. Nothing to read.
+                    if !self.skip_overwritten() {
                         return Ok(None);
-                    }
-                    if head - self.pos > cap {
-                        // Everything below head - capacity belongs to a later
-                        // lap already: skip it in one step.
-                        let skipped = head - cap - self.pos;
-                        self.lose(skipped);
-                        self.pos = head - cap;
-                    } else {
-                        self.lose(1);
-                        self.pos += 1;
                     }
                 }
                 ReadOutcome::Pending { owner } => {
@@ -219,6 +212,36 @@ impl Cursor {
                 }
             }
         }
+    }
+
+    /// Moves past the overwritten frame at `self.pos`, counting what it
+    /// skips as lost; `false` (nothing moved) when the position is not below
+    /// the head.
+    ///
+    /// A cursor behind by more than a lap skips to the oldest position the
+    /// ring still holds, `head - capacity`, and one lapped during its copy
+    /// skips one frame: both lose no frame that can still be read. But the
+    /// oldest slot is the one the writers take next, so a cursor found
+    /// overwritten again at the very position its last skip took it to is
+    /// reading at the writers' wavefront: each of its reads would race a
+    /// writer for the same lines (slowing both) and lose again. It then
+    /// skips an eighth of the ring beyond the oldest position, and reads
+    /// slots no writer is about to take until the writers come round again.
+    fn skip_overwritten(&mut self) -> bool {
+        let head = self.ring.view.ctl().head.load(Ordering::Acquire);
+        let cap = self.ring.view.capacity();
+        if self.pos >= head {
+            // A position is overwritten only once a later lap claimed it,
+            // which moves head past it first: only a damaged slot (an owner
+            // word from an impossible lap) says this, and skipping it would
+            // walk past the head forever. Nothing to read.
+            return false;
+        }
+        let to = skip_target(self.pos, head, cap, self.pos == self.skipped_to);
+        self.lose(to - self.pos);
+        self.pos = to;
+        self.skipped_to = to;
+        true
     }
 
     /// Decides whether the pending frame at `self.pos` will never come.
@@ -350,6 +373,20 @@ impl Cursor {
     }
 }
 
+/// Where a cursor at the overwritten position `pos` (below `head`) goes
+/// next (see `Cursor::skip_overwritten`): the oldest position the ring holds
+/// or the next one, whichever is later; `at_wavefront` (overwritten again
+/// where the last skip led) adds an eighth of the ring, never past `head`.
+fn skip_target(pos: u64, head: u64, cap: u64, at_wavefront: bool) -> u64 {
+    let oldest = head.saturating_sub(cap);
+    let to = pos.saturating_add(1).max(oldest);
+    if !at_wavefront {
+        return to;
+    }
+    let margin = (cap >> WAVEFRONT_MARGIN_SHIFT).max(1);
+    to.max(oldest.saturating_add(margin)).min(head)
+}
+
 impl Iterator for Cursor {
     type Item = Frame;
 
@@ -357,5 +394,28 @@ impl Iterator for Cursor {
     /// be resumed later). Loss is reported in each frame's `info.lost`.
     fn next(&mut self) -> Option<Frame> {
         self.next_frame().ok().flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skip_target;
+
+    #[test]
+    fn skips_lose_nothing_still_readable_unless_at_the_wavefront() {
+        // Lapped: to the oldest frame present; lapped during a copy: the next.
+        assert_eq!(skip_target(0, 100, 16, false), 84);
+        assert_eq!(skip_target(90, 100, 16, false), 91);
+        // Overwritten again where the last skip led: an eighth of the ring more.
+        assert_eq!(skip_target(84, 101, 16, true), 87);
+        assert_eq!(
+            skip_target(0, 1 << 20, 1 << 16, true),
+            (1 << 20) - (1 << 16) + (1 << 13)
+        );
+        assert_eq!(skip_target(0, 100, 1 << 16, true), 100);
+        // Never past the head, and at least one frame forward.
+        assert_eq!(skip_target(3, 4, 1, true), 4);
+        assert_eq!(skip_target(6, 7, 4, true), 7);
+        assert_eq!(skip_target(5, 9, 8, true), 6);
     }
 }
