@@ -70,8 +70,9 @@ fn write_one_writer(c: &mut Criterion) {
         })
     });
     teardown(&fleet);
-    // One writer beside a reader thread that spends ~100 ns on every frame
-    // (a third of the writer's rate or less): it is lapped all the time.
+    // One writer beside a reader thread that does 100 dependent
+    // multiply-adds per frame (far slower than the writer): it is lapped
+    // all the time.
     let (fleet, ring) = setup("lapped", 64);
     g.bench_function("one_writer_64B_beside_a_lapped_reader", |b| {
         b.iter_custom(|iters| {

@@ -35,7 +35,7 @@ const PROBE_EVERY: u32 = 1 << 14;
 /// logic (liveness checks) takes over.
 const PROBE_WRITING_AFTER: u32 = 256;
 
-/// A cursor found overwritten at the very position its last skip took it to
+/// A cursor found overwritten at the very position its skip just took it to
 /// is reading where a writer is writing: it then skips this fraction of the
 /// ring more (at least one frame), so that its next reads are of slots no
 /// writer is about to take (see `Cursor::skip_overwritten`).
@@ -65,9 +65,6 @@ pub struct Cursor {
     idle: u32,
     /// Consecutive polls at `pos` that saw the slot being written.
     writing: u32,
-    /// Where the last skip over overwritten frames took this cursor
-    /// (`u64::MAX`: none yet); see `skip_overwritten`.
-    skipped_to: u64,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -104,7 +101,6 @@ impl Cursor {
             stuck_timeout_ns: DEFAULT_STUCK_TIMEOUT.as_nanos() as u64,
             idle: 0,
             writing: 0,
-            skipped_to: u64::MAX,
         }
     }
 
@@ -168,6 +164,12 @@ impl Cursor {
     /// [`Cursor::next_into`] when the fast path found no whole frame: empty,
     /// being written, pending, overwritten, or too long for `buf`.
     fn next_into_slow(&mut self, buf: &mut [u8]) -> Result<Option<FrameInfo>> {
+        // Where this call's last skip over overwritten frames led: found
+        // overwritten there too, the cursor is at the writers' wavefront
+        // (see `skip_overwritten`). Only within one call: a cursor that
+        // returned in between (nothing there yet, say) has waited, and a
+        // position overwritten since then says nothing about a race.
+        let mut skipped_to = u64::MAX;
         loop {
             if self.pos == u64::MAX {
                 // No ring gets this far (2^64 frames); only a damaged head
@@ -197,9 +199,10 @@ impl Cursor {
                 ReadOutcome::NotYet | ReadOutcome::Writing => return Ok(None),
                 ReadOutcome::Overwritten => {
                     self.pending = None;
-                    if !self.skip_overwritten() {
+                    if !self.skip_overwritten(self.pos == skipped_to) {
                         return Ok(None);
                     }
+                    skipped_to = self.pos;
                 }
                 ReadOutcome::Pending { owner } => {
                     if self.should_skip_pending(owner) {
@@ -216,18 +219,19 @@ impl Cursor {
 
     /// Moves past the overwritten frame at `self.pos`, counting what it
     /// skips as lost; `false` (nothing moved) when the position is not below
-    /// the head.
+    /// the head. `at_wavefront`: the position is where a skip of the same
+    /// `next_into` call just led.
     ///
     /// A cursor behind by more than a lap skips to the oldest position the
     /// ring still holds, `head - capacity`, and one lapped during its copy
     /// skips one frame: both lose no frame that can still be read. But the
     /// oldest slot is the one the writers take next, so a cursor found
-    /// overwritten again at the very position its last skip took it to is
+    /// overwritten again at the very position its skip just took it to is
     /// reading at the writers' wavefront: each of its reads would race a
     /// writer for the same lines (slowing both) and lose again. It then
     /// skips an eighth of the ring beyond the oldest position, and reads
     /// slots no writer is about to take until the writers come round again.
-    fn skip_overwritten(&mut self) -> bool {
+    fn skip_overwritten(&mut self, at_wavefront: bool) -> bool {
         let head = self.ring.view.ctl().head.load(Ordering::Acquire);
         let cap = self.ring.view.capacity();
         if self.pos >= head {
@@ -237,10 +241,9 @@ impl Cursor {
             // walk past the head forever. Nothing to read.
             return false;
         }
-        let to = skip_target(self.pos, head, cap, self.pos == self.skipped_to);
+        let to = skip_target(self.pos, head, cap, at_wavefront);
         self.lose(to - self.pos);
         self.pos = to;
-        self.skipped_to = to;
         true
     }
 
@@ -376,7 +379,8 @@ impl Cursor {
 /// Where a cursor at the overwritten position `pos` (below `head`) goes
 /// next (see `Cursor::skip_overwritten`): the oldest position the ring holds
 /// or the next one, whichever is later; `at_wavefront` (overwritten again
-/// where the last skip led) adds an eighth of the ring, never past `head`.
+/// where a skip of the same call just led) adds an eighth of the ring,
+/// never past `head`.
 fn skip_target(pos: u64, head: u64, cap: u64, at_wavefront: bool) -> u64 {
     let oldest = head.saturating_sub(cap);
     let to = pos.saturating_add(1).max(oldest);
@@ -406,7 +410,7 @@ mod tests {
         // Lapped: to the oldest frame present; lapped during a copy: the next.
         assert_eq!(skip_target(0, 100, 16, false), 84);
         assert_eq!(skip_target(90, 100, 16, false), 91);
-        // Overwritten again where the last skip led: an eighth of the ring more.
+        // Overwritten again where a skip just led: an eighth of the ring more.
         assert_eq!(skip_target(84, 101, 16, true), 87);
         assert_eq!(
             skip_target(0, 1 << 20, 1 << 16, true),

@@ -821,6 +821,34 @@ mod tests {
         crate::fleet::unlink(f.name()).unwrap();
     }
 
+    /// A cursor that returned between two skips (here: a frame too long for
+    /// its buffer at the position a skip led to) and finds that position
+    /// overwritten later is not at the writers' wavefront: it loses exactly
+    /// the frames that are gone, no margin.
+    #[test]
+    fn loss_is_exact_when_lapped_again_after_returning() {
+        let f = fleet("relap");
+        let r = Ring::open(&f, "r", Some(&opts(16, 8))).unwrap();
+        let mut c = r.cursor(From::Oldest);
+        for i in 0..40u64 {
+            r.write(0, i, &i.to_le_bytes()).unwrap();
+        }
+        let mut small = [0u8; 4];
+        assert_eq!(
+            c.next_into(&mut small).unwrap_err().status(),
+            Status::BufferTooSmall
+        );
+        assert_eq!((c.next_position(), c.lost()), (24, 24));
+        for i in 40..56u64 {
+            r.write(0, i, &i.to_le_bytes()).unwrap();
+        }
+        let mut buf = [0u8; 8];
+        let first = c.next_into(&mut buf).unwrap().unwrap();
+        assert_eq!((first.ver, first.lost, c.lost()), (40, 40, 40));
+        Ring::unlink(f.name(), "r").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
     #[test]
     fn bad_geometry_and_limits() {
         let f = fleet("geo");
