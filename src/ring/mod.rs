@@ -8,9 +8,10 @@
 //! and a fleet.
 //!
 //! Segment layout (`orbit:<uid>:<fleet>:ring:<name>`): the common header
-//! (128 bytes), the [`protocol::RingControl`] block (192 bytes), then
-//! `capacity` slots of `slot_stride` bytes (a multiple of 64): a 40-byte slot
-//! header (`seq`, `owner`, `id`, `ver`, `len|kind`) and the payload words.
+//! (128 bytes), the [`protocol::RingControl`] block (192 bytes), the owner
+//! words (one per slot, whole cache lines), then `capacity` slots of
+//! `slot_stride` bytes (a multiple of 64): a 32-byte slot header (`seq`,
+//! `id`, `ver`, `len|kind`) and the payload words.
 
 mod cursor;
 mod futex;
@@ -384,6 +385,10 @@ impl RingCore {
         self.view
             .publish_parts(pos, tag, id.raw(), kind, ver, parts);
         self.view.after_commit(futex::wake_all);
+        // The next frame's slot, while nothing waits on it (a guess in a
+        // ring of several writers: another may take pos + 1; then the hint
+        // cost a few lines, nothing else).
+        self.view.prefetch_next_slot(pos.wrapping_add(1), len);
         Ok(id)
     }
 }
