@@ -378,6 +378,7 @@ impl RingCore {
                     ))
                 })?,
         };
+        let single_writer = single.is_some();
         if let Some(next) = single {
             *next = pos.wrapping_add(1);
         }
@@ -386,9 +387,9 @@ impl RingCore {
             .publish_parts(pos, tag, id.raw(), kind, ver, parts);
         self.view.after_commit(futex::wake_all);
         // The next frame's slot, while nothing waits on it (a guess in a
-        // ring of several writers: another may take pos + 1; then the hint
-        // cost a few lines, nothing else).
-        self.view.prefetch_next_slot(pos.wrapping_add(1), len);
+        // ring of several writers: another may take pos + 1).
+        self.view
+            .prefetch_next_slot(pos.wrapping_add(1), len, single_writer);
         Ok(id)
     }
 }

@@ -308,17 +308,24 @@ impl RingView {
     /// that slot a lap ago still holds its lines; fetching them now, while
     /// nothing waits on them, takes their transfers out of the next write
     /// (a writer that waits between frames, as in request and response,
-    /// then stores to lines already its own). The first two lines are left
-    /// alone: a reader that keeps up polls the slot's first line and
-    /// prefetches its second (`prefetch_second_line`), and taking those from
-    /// it ahead of the write makes both sides fetch them twice (measured: a
-    /// 64 B reader behind one writer fell from ~60 to ~20 M frames/s when
-    /// they were asked for). Frames longer than `PREFETCH_LINES` lines get
-    /// nothing, as in `prefetch_frame`: their copy streams.
+    /// then stores to lines already its own; measured with `orbit-peers
+    /// --suite latency`, 8 interleaved blocks a build: 1 KiB one-way p50
+    /// 1.27x -> 1.12x the copy floor, 8 KiB 1.66x -> 1.40x).
+    ///
+    /// The first two lines are left alone: a reader that keeps up polls the
+    /// slot's first line and prefetches its second (`prefetch_second_line`);
+    /// taking those from it ahead of the write only makes both sides fetch
+    /// them twice (asking for them too gave no steady 64 B gain). `whole`:
+    /// the caller is the ring's only writer, so `pos` is surely its next
+    /// position, and a frame of any length is asked for. Otherwise another
+    /// writer may already be storing to `pos`, and a frame longer than
+    /// `PREFETCH_LINES` lines gets nothing: fetching a hundred lines from a
+    /// writer in the middle of its copy slows it (two writer threads at
+    /// 8 KiB: 2.8 -> 2.2 M frames/s).
     #[inline]
-    pub(crate) fn prefetch_next_slot(&self, pos: u64, len: usize) {
+    pub(crate) fn prefetch_next_slot(&self, pos: u64, len: usize, whole: bool) {
         let lines = (SLOT_HEADER_SIZE + len).div_ceil(64);
-        if lines > PREFETCH_LINES {
+        if lines > PREFETCH_LINES && !whole {
             return;
         }
         let first = self.slot(pos) as *const SlotHeader as *const u8;
