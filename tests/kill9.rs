@@ -445,10 +445,11 @@ impl Crafted {
     }
 
     /// Leaves position `pos` as a writer killed after its claim, mid-publish:
-    /// `owner = (lap, tag)`, `seq` = the odd value of `seq_lap`.
+    /// `owner = (lap, tag)`, `begin` = the value of `seq_lap` (`seq` left
+    /// as it was: the commit is the last store).
     fn stuck(&self, pos: u64, owner_lap: u64, tag: u64, seq_lap: u64) {
         let slot = common::ring_layout::slot(CRAFTED_CAPACITY, self.stride, pos);
-        self.poke(slot, 2 * seq_lap + 1);
+        self.poke(slot + common::ring_layout::SLOT_BEGIN, 2 * seq_lap + 1);
         self.poke(
             common::ring_layout::owner(CRAFTED_CAPACITY, pos),
             owner_lap << 32 | tag,

@@ -180,7 +180,8 @@ fn header_fields_are_where_the_docs_say() {
     let created = u64_at(&bytes, 32);
     let now = orbit::OrbitEpoch::now().as_millis();
     assert!(created <= now && now - created < 60_000, "created_at_ms");
-    let stride = 192u64; // 32-byte slot header + 104 payload bytes = 136, rounded up to 64
+    let stride = 192u64; // first line, `begin` + padding, 72 more payload bytes = 168, rounded up to 64
+    assert_eq!(stride, common::ring_layout::stride(100));
     assert_eq!(
         (0..4)
             .map(|i| u64_at(&bytes, 40 + 8 * i))
@@ -261,9 +262,7 @@ fn garbage_behind_a_valid_magic_is_refused() {
         } else {
             5
         };
-        let good_stride = (common::ring_layout::SLOT_HEADER + max_payload.wrapping_add(7) / 8 * 8)
-            .div_ceil(64)
-            * 64;
+        let good_stride = common::ring_layout::stride(max_payload);
         let stride = if rng.below(5) == 0 {
             rng.below(1 << 20)
         } else {
@@ -452,7 +451,7 @@ fn other_layout_version_is_incompatible() {
     let s = setup("ver", &["v"]);
     let path = ring_path(&s.fleet, "v");
     let bytes = s.real_ring("v", &opts(8, 64));
-    for version in [99u32, 0, 1, 2, 4, u32::MAX] {
+    for version in [99u32, 0, 1, 2, 3, 5, u32::MAX] {
         write_file(&path, &bytes);
         poke(&path, 8, &version.to_le_bytes());
         assert_eq!(

@@ -69,7 +69,8 @@ impl RingObject for BusObject {
     const OBJECT: ObjectKind = ObjectKind::Bus;
     /// 2: the ring body's layout 2 (owner words apart from the slots).
     /// 3: the ring body's layout 3 (owner words carry a committed bit).
-    const LAYOUT_VERSION: u32 = 3;
+    /// 4: the ring body's layout 4 (`begin` on the slot's second line).
+    const LAYOUT_VERSION: u32 = 4;
 }
 
 /// Geometry of a bus, fixed at creation.

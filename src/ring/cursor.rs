@@ -31,7 +31,7 @@ pub enum From {
 const PROBE_EVERY: u32 = 1 << 14;
 /// Polls of a slot seen being written before its owner word is probed: a
 /// live writer finishes a frame in well under a microsecond, so a slot that
-/// stays odd this long has a descheduled or dead writer, and the pending
+/// stays begun this long has a descheduled or dead writer, and the pending
 /// logic (liveness checks) takes over.
 const PROBE_WRITING_AFTER: u32 = 256;
 

@@ -10,8 +10,10 @@
 //! Segment layout (`orbit:<uid>:<fleet>:ring:<name>`): the common header
 //! (128 bytes), the [`protocol::RingControl`] block (192 bytes), the owner
 //! words (one per slot, whole cache lines), then `capacity` slots of
-//! `slot_stride` bytes (a multiple of 64): a 32-byte slot header (`seq`,
-//! `id`, `ver`, `len|kind`) and the payload words.
+//! `slot_stride` bytes (a multiple of 64, at least 128): the first line
+//! holds `seq`, `id`, `ver`, `len|kind` and the payload's first 32 bytes,
+//! the second starts with `begin`, and the rest of the payload starts at
+//! byte 96 (see [`protocol::SlotHeader`]).
 
 mod cursor;
 mod futex;
@@ -29,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::fleet::Fleet;
 use crate::id::NetId64;
 use crate::shm::{self, HEADER_SIZE, ObjectKind, OpenRequest, Segment, SegmentLayout, SegmentName};
-use protocol::{INITIAL_OWNER, ReadOutcome, RingControl, RingView, SLOT_HEADER_SIZE};
+use protocol::{INITIAL_OWNER, ReadOutcome, RingControl, RingView};
 
 /// Default slot count of a ring created without options.
 pub const DEFAULT_CAPACITY: u64 = 4096;
@@ -132,8 +134,10 @@ impl RingGeometry {
     }
 
     fn stride(&self) -> usize {
-        shm::round_up_64(SLOT_HEADER_SIZE + (self.max_payload as usize).div_ceil(8) * 8)
-            .unwrap_or(usize::MAX)
+        shm::round_up_64(protocol::frame_bytes(
+            (self.max_payload as usize).div_ceil(8) * 8,
+        ))
+        .unwrap_or(usize::MAX)
     }
 
     fn check(&self) -> std::result::Result<usize, String> {
@@ -183,7 +187,9 @@ impl RingObject for PlainRing {
     const OBJECT: ObjectKind = ObjectKind::Ring;
     /// 2: owner words moved out of the slots into an array of their own.
     /// 3: owner words carry a committed bit; a claim no longer reads `seq`.
-    const LAYOUT_VERSION: u32 = 3;
+    /// 4: the seqlock opens with `begin` on the slot's second line (payload
+    /// past its first 32 bytes follows it), not with an odd `seq`.
+    const LAYOUT_VERSION: u32 = 4;
 }
 
 pub(crate) struct RingLayout<O>(PhantomData<O>);

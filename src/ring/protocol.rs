@@ -5,8 +5,19 @@
 //!
 //! - `head`: the next position to claim (a full u64, never wraps). Invariant:
 //!   every position `p < head` has had its `owner` word set to lap(p).
-//! - per slot, `seq`: `0` never written; `2*lap+1` lap being written;
-//!   `2*lap+2` lap committed, where `lap = pos >> log2(capacity)`.
+//! - per slot, `seq`: `0` never written; `2*lap+2` lap committed, where
+//!   `lap = pos >> log2(capacity)`. On the slot's first line, the one a
+//!   polling reader reads, with `id`, `ver`, `len|kind` and the first 32
+//!   payload bytes.
+//! - per slot, `begin`: `2*lap+1` once the writer of `lap` has begun. The
+//!   first word of the slot's second line: the seqlock opens there, not on
+//!   the polled line, so that a frame stores to the polled line once, at
+//!   its end (measured, ring layout 4: with the seqlock opened by an odd
+//!   `seq` a reader that keeps pace took the line between the two stores,
+//!   and the writer had to fetch it back; `orbit-peers`, two sets of three
+//!   A/B rounds: 64 B one-way p50 of the multi-writer ring 1.56-1.61x ->
+//!   1.35-1.38x the cache-line floor, single-writer 1.39-1.52x ->
+//!   1.33-1.34x, 64 B delivered to one reader 17.5 -> 23.3 M frames/s).
 //! - per slot, `owner`: `[committed:1][lap:31][writer tag:32]`, the writer
 //!   (fleet node and incarnation) that claimed the slot for that lap (lap
 //!   modulo 2^31), and whether it has committed it. Initialised to lap -1
@@ -27,9 +38,10 @@
 //!    identifiable. The claim reads no word of the slot itself: the slot's
 //!    lines are the ones a polling reader holds, and loading one just before
 //!    storing to it makes the writer fetch the line twice (ring layout 3).
-//! 2. **Write** as a seqlock: `seq = 2*lap+1`, Release fence, every field and
-//!    the payload stored with Relaxed atomics (or one opaque copy, see
-//!    `sync::store_bytes`), then `seq = 2*lap+2` with Release.
+//! 2. **Write** as a seqlock: `begin = 2*lap+1`, Release fence, the payload
+//!    past the first line, then the first line's fields and payload bytes,
+//!    all with Relaxed atomics (or opaque copies, see `sync::store_bytes`),
+//!    then `seq = 2*lap+2` with Release.
 //! 3. **Mark committed**: `owner = (committed, lap, me)` with Release, a plain
 //!    store (nobody else writes an owner word its live claimer holds). The
 //!    next lap's claimer waits for this bit, not for `seq`.
@@ -41,7 +53,7 @@
 //!
 //! A writer killed between claim and its committed mark leaves
 //! `owner = (uncommitted, lap, dead tag)`, and `seq` below `2*lap+2` unless it
-//! died after its commit store.
+//! died after its commit store (`begin` may say `2*lap+1` or not yet).
 //! - Readers at that position see it pending. After a short wait they look up
 //!   the owner: a dead owner means the frame will never come, so they skip it
 //!   and count it lost. A live owner is waited for (up to a long bound, so a
@@ -51,7 +63,7 @@
 //!   names it; the fleet resolves pid + start time), by CAS-ing the dead owner
 //!   word to its own claim. A dead process has no stores in flight, so none of
 //!   its half-written bytes can land after the takeover; the new writer then
-//!   sets `seq` to its own odd value and rewrites every field before it
+//!   sets `begin` to its own value and rewrites every field before it
 //!   commits, so the half-written frame is never delivered: its position reads
 //!   as overwritten (lost). (A writer that died after its commit store but
 //!   before the committed mark is taken over the same way; its frame was
@@ -60,21 +72,23 @@
 //!
 //! # Reading position p
 //!
-//! `s1 = seq` (Acquire); if `s1 == 2*lap+2` copy the fields (Relaxed), Acquire
-//! fence, `s2 = seq`; equal means the copy is a whole frame. `s1 > 2*lap+2`
-//! (or `s2 != s1`) means overwritten: lost. Anything smaller is "not yet" on
-//! the fast path, which reads the slot's line only; a *probe* (every so many
-//! empty polls, and in `wait`) also reads the owner word, which tells a
-//! position being written or claimed-but-unwritten (pending: its writer may
-//! have died) from an unclaimed one. Pending is never reported as lost unless
-//! its writer is dead.
+//! `s1 = seq` (Acquire); if `s1 == 2*lap+2` copy the fields (Relaxed),
+//! Acquire fence, then `b = begin`; `b == 2*lap+1` means the copy is a whole
+//! frame: had any load seen a later lap's store, `b` would show that lap's
+//! `begin` (the writer's Release fence orders it before all its stores). `s1 >
+//! 2*lap+2` (or another `b`) means overwritten: lost. Anything smaller is "not
+//! yet" (or, when `begin` names this lap, "being written") on the fast
+//! path, which reads the slot's lines only; a *probe* (every so many empty polls, and in `wait`) also
+//! reads the owner word, which tells a claimed position (being written or
+//! not started: pending, its writer may have died) from an unclaimed one.
+//! Pending is never reported as lost unless its writer is dead.
 
 use crate::sync::{
     AtomicU32, AtomicU64, Ordering, fence, load_bytes, prefetch_read, prefetch_write, spin_hint,
     store_bytes,
 };
 
-/// Bytes of a slot before its payload.
+/// Bytes of a slot before the payload's second part (see [`SlotHeader`]).
 pub(crate) const SLOT_HEADER_SIZE: usize = std::mem::size_of::<SlotHeader>();
 
 /// Shared control block of a ring (its own cache lines).
@@ -119,7 +133,16 @@ impl RingControl {
     }
 }
 
-/// The fixed part of a slot; `max_payload` bytes of payload words follow.
+/// Payload bytes kept in a slot's first line, after the header fields.
+pub(crate) const HEAD_PAYLOAD: usize = 32;
+
+/// The fixed part of a slot: its first line (`seq`, `id`, `ver`, `meta`
+/// and the first [`HEAD_PAYLOAD`] payload bytes), then `begin`, the first
+/// word of its second line; the rest of the payload starts at byte 96.
+///
+/// The line a polling reader reads (the first) is stored to once per
+/// frame, at its end: `begin`, the seqlock's opening word, is on the
+/// second line (see the module docs).
 #[repr(C)]
 pub(crate) struct SlotHeader {
     pub(crate) seq: AtomicU64,
@@ -127,10 +150,24 @@ pub(crate) struct SlotHeader {
     pub(crate) ver: AtomicU64,
     /// `len:32 | kind:8 << 32`.
     pub(crate) meta: AtomicU64,
+    /// Payload bytes `0..HEAD_PAYLOAD`.
+    pub(crate) head: [AtomicU64; HEAD_PAYLOAD / 8],
+    /// `2*lap+1` once the writer of `lap` has begun writing the slot.
+    pub(crate) begin: AtomicU64,
+    /// Puts the rest of the payload 32-byte aligned, as its first bytes are
+    /// (the copies move 32 bytes at a time; a payload 8 bytes off made every
+    /// other move straddle two lines: 1 KiB one-way p50 1.15x -> 1.21x the
+    /// copy floor).
+    _pad: [u64; 3],
 }
 
 #[cfg(not(loom))]
-const _: () = assert!(std::mem::size_of::<SlotHeader>() == 32);
+const _: () = {
+    assert!(std::mem::size_of::<SlotHeader>() == 96);
+    assert!(std::mem::offset_of!(SlotHeader, meta) == 24);
+    assert!(std::mem::offset_of!(SlotHeader, head) == 32);
+    assert!(std::mem::offset_of!(SlotHeader, begin) == 64);
+};
 
 impl SlotHeader {
     #[cfg(loom)]
@@ -140,8 +177,19 @@ impl SlotHeader {
             id: AtomicU64::new(0),
             ver: AtomicU64::new(0),
             meta: AtomicU64::new(0),
+            head: std::array::from_fn(|_| AtomicU64::new(0)),
+            begin: AtomicU64::new(0),
+            _pad: [0; 3],
         }
     }
+}
+
+/// Bytes of a slot that a frame of `len` payload bytes spans (from the
+/// slot's start): the header and `begin` always, then the payload beyond
+/// the first line's.
+#[inline]
+pub(crate) fn frame_bytes(len: usize) -> usize {
+    SLOT_HEADER_SIZE + len.saturating_sub(HEAD_PAYLOAD)
 }
 
 /// The committed bit of an owner word.
@@ -195,8 +243,8 @@ pub(crate) enum ReadOutcome {
     /// Not claimed yet (the position is at or beyond the head); without a
     /// probe also: claimed but not started.
     NotYet,
-    /// Being written (its `seq` is odd for this lap), seen without a probe:
-    /// the writer is not known.
+    /// Being written (its `begin` names this lap, its `seq` not yet), seen
+    /// without a probe: the writer is not known.
     Writing,
 }
 
@@ -267,19 +315,29 @@ impl RingView {
         unsafe { &*self.owners.add((pos & self.mask) as usize) }
     }
 
+    /// The payload words of a frame of `words` words: those in the slot's
+    /// first line, and those from byte 96 on.
     #[inline]
-    fn payload_words(&self, slot: &SlotHeader, words: usize) -> &[AtomicU64] {
+    pub(crate) fn payload_words<'s>(
+        &self,
+        slot: &'s SlotHeader,
+        words: usize,
+    ) -> (&'s [AtomicU64], &'s [AtomicU64]) {
         debug_assert!(words * 8 <= self.max_payload + 7);
-        // SAFETY: the payload area of a slot holds round_up(max_payload, 8) bytes
-        // of 8-aligned words right after the header; callers never ask for more.
-        unsafe {
+        let in_head = words.min(slot.head.len());
+        // SAFETY: the slot holds round_up(max_payload, 8) - HEAD_PAYLOAD bytes
+        // of 8-aligned words right after the header (when max_payload is
+        // over HEAD_PAYLOAD); callers never ask for more, and ask for none
+        // past the head otherwise.
+        let tail = unsafe {
             std::slice::from_raw_parts(
                 (slot as *const SlotHeader as *const u8)
                     .add(SLOT_HEADER_SIZE)
                     .cast::<AtomicU64>(),
-                words,
+                words - in_head,
             )
-        }
+        };
+        (&slot.head[..in_head], tail)
     }
 
     /// Asks for the lines a frame of `len` bytes at `pos` will be stored to.
@@ -292,7 +350,7 @@ impl RingView {
     #[inline]
     pub(crate) fn prefetch_frame(&self, pos: u64, len: usize) {
         let first = self.slot(pos) as *const SlotHeader as *const u8;
-        let mut lines = (SLOT_HEADER_SIZE + len).div_ceil(64);
+        let mut lines = frame_bytes(len).div_ceil(64);
         if lines > PREFETCH_LINES {
             lines = 2;
         }
@@ -324,7 +382,7 @@ impl RingView {
     /// 8 KiB: 2.8 -> 2.2 M frames/s).
     #[inline]
     pub(crate) fn prefetch_next_slot(&self, pos: u64, len: usize, whole: bool) {
-        let lines = (SLOT_HEADER_SIZE + len).div_ceil(64);
+        let lines = frame_bytes(len).div_ceil(64);
         if lines > PREFETCH_LINES && !whole {
             return;
         }
@@ -492,22 +550,31 @@ impl RingView {
         debug_assert!(total <= self.max_payload);
         let lap = self.lap(pos);
         let slot = self.slot(pos);
-        slot.seq
+        slot.begin
             .store(lap.wrapping_mul(2).wrapping_add(1), Ordering::Relaxed);
-        // Release fence: orders the odd `seq` before the field stores below;
-        // pairs with the Acquire fence in `try_read`, so a reader that sees any
-        // new field also sees `seq` changed when it re-reads it.
+        // Release fence: orders `begin` before every store below; pairs with
+        // the Acquire fence in `copy_committed`, so a reader that sees any
+        // of this frame's stores also sees `begin` changed when it reads it
+        // after its copy.
         fence(Ordering::Release);
-        slot.id.store(id, Ordering::Relaxed);
-        slot.ver.store(ver, Ordering::Relaxed);
-        slot.meta
-            .store(total as u64 | ((kind as u64) << 32), Ordering::Relaxed);
-        let words = self.payload_words(slot, total.div_ceil(8));
+        let meta = total as u64 | ((kind as u64) << 32);
+        let (head, tail) = self.payload_words(slot, total.div_ceil(8));
+        // The second line on first, the first line (the one a polling reader
+        // reads) last, so that it is stored to once, just before the commit.
         if let [one] = parts {
             // The common case (a ring write): one piece.
-            store_bytes(words, one);
+            let split = one.len().min(HEAD_PAYLOAD);
+            store_bytes(tail, &one[split..]);
+            slot.id.store(id, Ordering::Relaxed);
+            slot.ver.store(ver, Ordering::Relaxed);
+            slot.meta.store(meta, Ordering::Relaxed);
+            store_bytes(head, &one[..split]);
         } else {
-            store_parts(words, parts);
+            store_parts(tail.iter(), parts, HEAD_PAYLOAD);
+            slot.id.store(id, Ordering::Relaxed);
+            slot.ver.store(ver, Ordering::Relaxed);
+            slot.meta.store(meta, Ordering::Relaxed);
+            store_parts(head.iter(), parts, 0);
         }
         // Release: the commit; pairs with the Acquire `seq` loads in `try_read`.
         slot.seq
@@ -567,9 +634,10 @@ impl RingView {
     }
 
     /// Copies the frame of a slot whose `seq` was just loaded as the
-    /// committed value `s1` (Acquire) into `buf`, and tells whether the copy
-    /// is whole: `Frame`, `TooSmall` (the frame's length), or `Overwritten`
-    /// (a writer of a later lap got in meanwhile, or a damaged length).
+    /// committed value `s1 = 2*lap+2` (Acquire) into `buf`, and tells
+    /// whether the copy is whole: `Frame`, `TooSmall` (the frame's length),
+    /// or `Overwritten` (a writer of a later lap began meanwhile, or a
+    /// damaged length).
     #[inline(always)]
     fn copy_committed(&self, slot: &SlotHeader, s1: u64, buf: &mut [u8]) -> ReadOutcome {
         let id = slot.id.load(Ordering::Relaxed);
@@ -577,12 +645,16 @@ impl RingView {
         let meta = slot.meta.load(Ordering::Relaxed);
         let len = (meta as u32 as usize).min(self.max_payload);
         let n = len.min(buf.len());
-        load_bytes(self.payload_words(slot, n.div_ceil(8)), &mut buf[..n]);
-        // Acquire fence: pairs with the Release fence in `publish_parts`; if any
-        // load above saw a newer writer's store, the re-read below sees its
-        // odd seq.
+        let (head, tail) = self.payload_words(slot, n.div_ceil(8));
+        let split = n.min(HEAD_PAYLOAD);
+        let (buf_head, buf_tail) = buf[..n].split_at_mut(split);
+        load_bytes(head, buf_head);
+        load_bytes(tail, buf_tail);
+        // Acquire fence: pairs with the Release fence in `publish_parts`; if
+        // any load above saw a later writer's store, the load of `begin`
+        // below sees that writer's `begin` (or a later one).
         fence(Ordering::Acquire);
-        if slot.seq.load(Ordering::Relaxed) != s1 {
+        if slot.begin.load(Ordering::Relaxed) != s1 - 1 {
             return ReadOutcome::Overwritten;
         }
         if meta as u32 as usize > self.max_payload {
@@ -629,7 +701,11 @@ impl RingView {
                 // is the one the writers' next claim needs (reading it here,
                 // while a frame is being written, would put that line back
                 // into the writer's critical path). A probe reads it.
-                return if s1 == committed - 1 {
+                // `begin` is on the second line, which `prefetch_second_line`
+                // has asked for: a slot being written is told apart from one
+                // not started without another line, so that a reader finds a
+                // writer stuck mid-frame after `PROBE_WRITING_AFTER` polls.
+                return if slot.begin.load(Ordering::Relaxed) == committed - 1 {
                     ReadOutcome::Writing
                 } else {
                     ReadOutcome::NotYet
@@ -653,15 +729,25 @@ impl RingView {
     }
 }
 
-/// Stores a payload given in pieces into a slot's words (little-endian, the
-/// last word zero-padded, as [`store_bytes`] does for one piece).
-fn store_parts(words: &[AtomicU64], parts: &[&[u8]]) {
-    let mut words = words.iter();
+/// Stores a payload given in pieces, from its byte `skip` on (a multiple
+/// of 8), into `words` (little-endian, the last word zero-padded, as
+/// [`store_bytes`] does for one piece), as many bytes as there are words.
+fn store_parts<'a>(
+    mut words: impl Iterator<Item = &'a AtomicU64>,
+    parts: &[&[u8]],
+    mut skip: usize,
+) {
+    debug_assert!(skip % 8 == 0);
     // Bytes of a word that straddles two pieces.
     let mut acc = [0u8; 8];
     let mut fill = 0usize;
     for part in parts {
         let mut rest: &[u8] = part;
+        if skip > 0 {
+            let n = skip.min(rest.len());
+            rest = &rest[n..];
+            skip -= n;
+        }
         if fill > 0 {
             let take = (8 - fill).min(rest.len());
             acc[fill..fill + take].copy_from_slice(&rest[..take]);
@@ -701,12 +787,19 @@ mod loom_models {
     use loom::sync::Arc;
     use loom::sync::atomic::AtomicBool;
 
-    const WORDS: usize = 2;
+    /// Payload words a model's slot holds: the four of a slot's first line
+    /// and one past `begin`. Most models write `SHORT` frames (first-line
+    /// words only: fewer stores to explore); `overwrite_during_read_is_detected`
+    /// writes frames of all `WORDS`, so both halves of a copy are explored.
+    const WORDS: usize = 5;
+    const SHORT: usize = 16;
 
+    /// A slot: the header (with the first line's payload words) and the
+    /// rest of a `WORDS`-word frame past `begin`.
     #[repr(C)]
     struct LoomSlot {
         hdr: SlotHeader,
-        words: [AtomicU64; WORDS],
+        words: [AtomicU64; WORDS - 4],
     }
 
     /// A ring in heap memory with loom atomics.
@@ -722,7 +815,7 @@ mod loom_models {
             let slots = (0..capacity)
                 .map(|_| LoomSlot {
                     hdr: SlotHeader::new(),
-                    words: [AtomicU64::new(0), AtomicU64::new(0)],
+                    words: std::array::from_fn(|_| AtomicU64::new(0)),
                 })
                 .collect();
             Arc::new(Model {
@@ -748,16 +841,20 @@ mod loom_models {
         }
     }
 
-    /// A payload whose 16 bytes are all `b`: a torn read mixes two values.
-    fn payload(b: u8) -> [u8; 16] {
-        [b; 16]
+    /// A payload whose bytes are all `b`: a torn read mixes two values.
+    fn payload(b: u8) -> [u8; WORDS * 8] {
+        [b; WORDS * 8]
     }
 
     fn write(v: &RingView, tag: u32, b: u8, is_dead: &dyn Fn(u32) -> bool) -> u64 {
+        write_len(v, tag, b, SHORT, is_dead)
+    }
+
+    fn write_len(v: &RingView, tag: u32, b: u8, len: usize, is_dead: &dyn Fn(u32) -> bool) -> u64 {
         let pos = v
             .claim(tag, is_dead, loom::thread::yield_now)
             .expect("a consistent ring");
-        v.publish(pos, tag, pos, 0, b as u64, &payload(b));
+        v.publish(pos, tag, pos, 0, b as u64, &payload(b)[..len]);
         pos
     }
 
@@ -768,20 +865,20 @@ mod loom_models {
     }
 
     fn check_read_as(v: &RingView, pos: u64, probe: bool) -> ReadOutcome {
-        let mut buf = [0u8; 16];
+        let mut buf = [0u8; WORDS * 8];
         // The cursor's fast path first, as `Cursor::next_into` does.
         if let Some((_, ver, _, len)) = v.read_whole(pos, &mut buf) {
-            assert_eq!(len, 16);
+            assert!(len as usize == SHORT || len as usize == WORDS * 8);
             assert!(
-                buf.iter().all(|x| *x as u64 == ver),
+                buf[..len as usize].iter().all(|x| *x as u64 == ver),
                 "torn frame {buf:?} ver {ver} (fast path)"
             );
         }
         let out = v.try_read(pos, &mut buf, probe);
         if let ReadOutcome::Frame { ver, len, .. } = out {
-            assert_eq!(len, 16);
+            assert!(len as usize == SHORT || len as usize == WORDS * 8);
             assert!(
-                buf.iter().all(|x| *x as u64 == ver),
+                buf[..len as usize].iter().all(|x| *x as u64 == ver),
                 "torn frame {buf:?} ver {ver}"
             );
         }
@@ -843,14 +940,17 @@ mod loom_models {
     }
 
     /// A reader copying a committed frame while the next lap overwrites it:
-    /// the copy is the old frame whole, or reported overwritten, never a mix.
+    /// the copy is the old frame whole, or reported overwritten, never a mix
+    /// (frames spanning both lines: `begin` and the words after it too).
     #[test]
     fn overwrite_during_read_is_detected() {
         loom::model(|| {
             let m = Model::new(1);
-            write(&m.view(), 1 << 16, 1, &|_| false);
+            write_len(&m.view(), 1 << 16, 1, WORDS * 8, &|_| false);
             let m2 = m.clone();
-            let w = loom::thread::spawn(move || write(&m2.view(), 1 << 16, 2, &|_| false));
+            let w = loom::thread::spawn(move || {
+                write_len(&m2.view(), 1 << 16, 2, WORDS * 8, &|_| false)
+            });
             let m3 = m.clone();
             let r = loom::thread::spawn(move || match check_read(&m3.view(), 0) {
                 ReadOutcome::Frame { ver, .. } => assert_eq!(ver, 1),
@@ -908,11 +1008,11 @@ mod loom_models {
                     .claim(1 << 16, &|_| false, loom::thread::yield_now)
                     .expect("a consistent ring");
                 let slot = v.slot(pos);
-                slot.seq.store(2 * v.lap(pos) + 1, Ordering::Relaxed);
+                slot.begin.store(2 * v.lap(pos) + 1, Ordering::Relaxed);
                 fence(Ordering::Release);
                 slot.ver.store(9, Ordering::Relaxed);
-                slot.meta.store(16, Ordering::Relaxed);
-                v.payload_words(slot, 1)[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
+                slot.meta.store(SHORT as u64, Ordering::Relaxed);
+                v.payload_words(slot, 1).0[0].store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
                 // "Killed" here: the second payload word and the commit never happen.
                 // Release: pairs with the Acquire in the liveness check below.
                 d1.store(true, Ordering::Release);
@@ -967,11 +1067,12 @@ mod loom_models {
                     .expect("a consistent ring");
                 let slot = v.slot(pos);
                 let lap = v.lap(pos);
-                slot.seq.store(2 * lap + 1, Ordering::Relaxed);
+                slot.begin.store(2 * lap + 1, Ordering::Relaxed);
                 fence(Ordering::Release);
                 slot.ver.store(9, Ordering::Relaxed);
-                slot.meta.store(16, Ordering::Relaxed);
-                for w in v.payload_words(slot, 2) {
+                slot.meta.store(SHORT as u64, Ordering::Relaxed);
+                let (head, tail) = v.payload_words(slot, SHORT / 8);
+                for w in head.iter().chain(tail) {
                     w.store(u64::from_le_bytes([9; 8]), Ordering::Relaxed);
                 }
                 slot.seq.store(2 * lap + 2, Ordering::Release);
@@ -1022,7 +1123,7 @@ mod loom_models {
                 .expect("a consistent ring")
         };
         *next = pos + 1;
-        v.publish(pos, tag, pos, 0, b as u64, &payload(b));
+        v.publish(pos, tag, pos, 0, b as u64, &payload(b)[..SHORT]);
         pos
     }
 

@@ -496,17 +496,29 @@ pub fn payload_scheme_self_check() {
 /// `seq` @0, `id` @8, `ver` @16, `len:32 | kind:8 << 32` @24.
 pub mod ring_layout {
     /// Layout version of rings and buses.
-    pub const VERSION: u32 = 3;
+    pub const VERSION: u32 = 4;
     /// Bit 63 of an owner word: its lap is committed (`[committed:1][lap:31][tag:32]`).
     pub const COMMITTED: u64 = 1 << 63;
     /// Offset of the control block (`head` first).
     pub const CONTROL: u64 = 128;
     /// Offset of the owner word of slot 0.
     pub const OWNERS: u64 = 128 + 192;
-    /// Bytes of a slot header before the payload.
+    /// Offset of a slot's first payload byte (bytes `0..32` of a payload
+    /// are on the slot's first line, after `seq`, `id`, `ver`, `len|kind`).
     pub const SLOT_HEADER: u64 = 32;
     /// Offset of the `len | kind` word in a slot.
     pub const SLOT_META: u64 = 24;
+    /// Offset of `begin`, the seqlock's opening word (`2*lap+1` once the
+    /// writer of that lap has begun), the first word of the second line.
+    pub const SLOT_BEGIN: u64 = 64;
+    /// Offset of payload byte 32 on (after `begin` and 24 bytes of padding).
+    pub const SLOT_TAIL: u64 = 96;
+
+    /// The slot stride of a ring of `max_payload`: the header, `begin` and
+    /// the payload past its first 32 bytes, rounded up to whole lines.
+    pub fn stride(max_payload: u64) -> u64 {
+        (SLOT_TAIL + (max_payload.wrapping_add(7) / 8 * 8).saturating_sub(32)).div_ceil(64) * 64
+    }
 
     /// Offset of the first slot.
     pub fn slots(capacity: u64) -> u64 {
