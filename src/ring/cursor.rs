@@ -34,6 +34,11 @@ const PROBE_EVERY: u32 = 1 << 14;
 /// stays begun this long has a descheduled or dead writer, and the pending
 /// logic (liveness checks) takes over.
 const PROBE_WRITING_AFTER: u32 = 256;
+/// Empty polls at one position before they also look at the slot's `begin`
+/// (to tell a slot being written from one not started; see
+/// `RingView::try_read`): a reader that finds its frame within this many
+/// polls never loads the line the writer opens its frame on.
+const LOOK_AFTER: u32 = 256;
 
 /// A cursor found overwritten at the very position its skip just took it to
 /// is reading where a writer is writing: it then skips this fraction of the
@@ -179,7 +184,8 @@ impl Cursor {
             // The fast path reads only the slot: head is consulted when the
             // position turns out overwritten (to jump over a whole lap at once).
             let probe = self.idle >= PROBE_EVERY || self.writing >= PROBE_WRITING_AFTER;
-            let outcome = self.ring.view.try_read(self.pos, buf, probe);
+            let look = probe || self.idle >= LOOK_AFTER;
+            let outcome = self.ring.view.try_read(self.pos, buf, probe, look);
             (self.idle, self.writing) = match outcome {
                 _ if probe => (0, 0),
                 ReadOutcome::NotYet => (self.idle + 1, 0),
@@ -283,7 +289,7 @@ impl Cursor {
     /// What `next` would do now; `probe` also reads the owner word (see
     /// `RingView::try_read`).
     fn readiness(&mut self, probe: bool) -> Readiness {
-        match self.ring.view.try_read(self.pos, &mut [], probe) {
+        match self.ring.view.try_read(self.pos, &mut [], probe, true) {
             ReadOutcome::NotYet => Readiness::Empty,
             // Someone is writing it: ready within moments (or, if that
             // writer died, once a probe finds it dead).

@@ -556,7 +556,7 @@ impl Ring {
         if head - pos > v.capacity() {
             return Err(not_found());
         }
-        match v.try_read(pos, buf, true) {
+        match v.try_read(pos, buf, true, true) {
             ReadOutcome::Frame {
                 id: got,
                 ver,
@@ -584,7 +584,8 @@ impl Ring {
         let mut buf = vec![0u8; self.inner.geom.max_payload as usize];
         let oldest = head.saturating_sub(v.capacity());
         for pos in (oldest..head).rev() {
-            if let ReadOutcome::Frame { id, ver, kind, len } = v.try_read(pos, &mut buf, true) {
+            if let ReadOutcome::Frame { id, ver, kind, len } = v.try_read(pos, &mut buf, true, true)
+            {
                 buf.truncate(len as usize);
                 return Ok(Some(Frame {
                     info: FrameInfo {
