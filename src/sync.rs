@@ -217,9 +217,9 @@ unsafe fn racy_copy(dst: *mut u8, src: *const u8, n: usize) {
 /// between `read_seqcount_begin` and `read_seqcount_retry` the same way).
 ///
 /// Always inlined (as [`load_bytes`]): a ring frame is copied in two parts
-/// (its first line's, the rest), and as two calls each way the copies took
-/// 546 instructions per 64 B send + receive instead of 363 (callgrind,
-/// `benches/peers/profile.sh`).
+/// (its first line's, the rest); left to the compiler, the two copies each
+/// way became calls, and a 64 B send + receive took 546 instructions
+/// instead of 460 (callgrind, `benches/peers/profile.sh`).
 #[inline(always)]
 pub(crate) fn store_bytes(words: &[AtomicU64], src: &[u8]) {
     let full = (src.len() / 8).min(words.len());

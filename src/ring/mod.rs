@@ -808,6 +808,31 @@ mod tests {
         crate::fleet::unlink(f.name()).unwrap();
     }
 
+    /// Every length from 0 to `max_payload` (203: a partial last word) comes
+    /// back byte for byte, through a cursor and by id: the payload's first
+    /// 32 bytes live on the slot's first line and the rest after `begin`
+    /// (layout 4), so lengths on both sides of that split are written in
+    /// turn into slots of every position (a ring of 8 is lapped 25 times).
+    #[test]
+    fn every_length_round_trips_across_the_line_split() {
+        let f = fleet("split");
+        let r = Ring::open(&f, "r", Some(&opts(8, 203))).unwrap();
+        let mut c = r.cursor(From::Oldest);
+        let mut buf = [0u8; 203];
+        for n in 0..=203usize {
+            let payload: Vec<u8> = (0..n).map(|i| (i * 31 + n) as u8).collect();
+            let id = r.write(1, n as u64, &payload).unwrap();
+            let info = c.next_into(&mut buf).unwrap().expect("the frame");
+            assert_eq!((info.ver, info.len, info.lost), (n as u64, n as u32, 0));
+            assert_eq!(&buf[..n], &payload[..], "length {n}, via the cursor");
+            buf.fill(0);
+            let info = r.read(id, &mut buf).unwrap();
+            assert_eq!(&buf[..info.len as usize], &payload[..], "length {n}, by id");
+        }
+        Ring::unlink(f.name(), "r").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
     #[test]
     fn loss_is_exact_after_wrap() {
         let f = fleet("wrap");

@@ -14,10 +14,11 @@
 //!   the polled line, so that a frame stores to the polled line once, at
 //!   its end (measured, ring layout 4: with the seqlock opened by an odd
 //!   `seq` a reader that keeps pace took the line between the two stores,
-//!   and the writer had to fetch it back; `orbit-peers`, two sets of three
-//!   A/B rounds: 64 B one-way p50 of the multi-writer ring 1.56-1.61x ->
+//!   and the writer had to fetch it back; `orbit-peers`, three sets of
+//!   A/B rounds: 64 B one-way p50 of the multi-writer ring 1.50-1.61x ->
 //!   1.35-1.38x the cache-line floor, single-writer 1.39-1.52x ->
-//!   1.33-1.34x, 64 B delivered to one reader 17.5 -> 23.3 M frames/s).
+//!   1.33-1.35x, 64 B delivered to one reader 15.4-17.5 -> 23.3-23.7 M
+//!   frames/s).
 //! - per slot, `owner`: `[committed:1][lap:31][writer tag:32]`, the writer
 //!   (fleet node and incarnation) that claimed the slot for that lap (lap
 //!   modulo 2^31), and whether it has committed it. Initialised to lap -1
@@ -155,9 +156,9 @@ pub(crate) struct SlotHeader {
     /// `2*lap+1` once the writer of `lap` has begun writing the slot.
     pub(crate) begin: AtomicU64,
     /// Puts the rest of the payload 32-byte aligned, as its first bytes are
-    /// (the copies move 32 bytes at a time; a payload 8 bytes off made every
-    /// other move straddle two lines: 1 KiB one-way p50 1.15x -> 1.21x the
-    /// copy floor).
+    /// (the copies move 32 bytes at a time; with the rest 8 bytes off, right
+    /// after `begin`, the 1 KiB one-way p50 went from 1.15x to 1.21x the copy
+    /// floor, likely because every other move straddled two lines).
     _pad: [u64; 3],
 }
 
@@ -619,18 +620,16 @@ impl RingView {
         }
     }
 
-    /// Asks for a slot's second line (payload bytes 32..96) while its `seq`
-    /// is polled, so that it arrives alongside the `seq` line instead of
-    /// after it. Measured with `orbit-peers --suite fanout`: a reader keeping
+    /// Asks for a slot's second line (`begin`, payload bytes 32..64) while
+    /// its `seq` is polled, so that it arrives alongside the `seq` line
+    /// instead of after it (every slot has one: strides are 128 bytes or
+    /// more). Measured with `orbit-peers --suite fanout`: a reader keeping
     /// up with one 64 B writer received 29-30 M frames/s with it and 16-28 M
     /// without (65-71 and 17-38 M behind a single writer); no change in the
     /// 64 B one-way p50.
     #[inline(always)]
     fn prefetch_second_line(&self, slot: &SlotHeader) {
-        if self.stride > 64 {
-            // wrapping_add: only a hint's address, never dereferenced.
-            prefetch_read((slot as *const SlotHeader as *const u8).wrapping_add(64));
-        }
+        prefetch_read(std::ptr::from_ref(&slot.begin).cast::<u8>());
     }
 
     /// Copies the frame of a slot whose `seq` was just loaded as the
@@ -715,6 +714,7 @@ impl RingView {
                 // writer stuck mid-frame. Not on every poll: a reader that
                 // keeps pace would take that line from the writer mid-frame
                 // (measured: 64 B one-way p50 1.38x -> 1.47x the line floor).
+                // Relaxed: a hint for when to probe, it orders nothing.
                 return if look && slot.begin.load(Ordering::Relaxed) == committed - 1 {
                     ReadOutcome::Writing
                 } else {
@@ -809,7 +809,7 @@ mod loom_models {
     #[repr(C)]
     struct LoomSlot {
         hdr: SlotHeader,
-        words: [AtomicU64; WORDS - 4],
+        words: [AtomicU64; WORDS - HEAD_PAYLOAD / 8],
     }
 
     /// A ring in heap memory with loom atomics.
