@@ -419,6 +419,13 @@ def machine_block(data):
         lines.append(
             f"- other processes' CPU just before each measurement: median {sorted(bg)[len(bg) // 2]:.2f} cores, "
             f"max {max(bg):.2f} cores")
+    for when, probe in zip(("before", "after"), m.get("interruptions", [])):
+        cpus = "; ".join(
+            f"CPU {c['cpu']} {c['per_second']:.0f}/s, gap p50 {c['gap_p50_ns'] / 1e3:.1f} µs, "
+            f"p90 {c['gap_p90_ns'] / 1e3:.1f} µs, {c['time_lost'] * 100:.1f}% of the time"
+            for c in probe.get("cpus", []))
+        lines.append(f"- interruptions of a busy-polling thread on each CPU (gaps over 1 µs "
+                     f"between two clock reads), {when} the latency suite: {cpus}")
     lines.append(f"- {data['mode']} run, {data['run_seconds']:.0f} s of measurement")
     for f in data.get("build_failures", []):
         lines.append(f"- build failure: {f}")

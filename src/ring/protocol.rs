@@ -85,8 +85,8 @@
 //! Pending is never reported as lost unless its writer is dead.
 
 use crate::sync::{
-    AtomicU32, AtomicU64, Ordering, fence, load_bytes, prefetch_read, prefetch_write, spin_hint,
-    store_bytes,
+    AtomicU32, AtomicU64, Ordering, fence, load_4_words, load_bytes, prefetch_read, prefetch_write,
+    spin_hint, store_4_words, store_bytes,
 };
 
 /// Bytes of a slot before the payload's second part (see [`SlotHeader`]).
@@ -569,7 +569,10 @@ impl RingView {
             slot.id.store(id, Ordering::Relaxed);
             slot.ver.store(ver, Ordering::Relaxed);
             slot.meta.store(meta, Ordering::Relaxed);
-            store_bytes(head, &one[..split]);
+            match one.first_chunk::<HEAD_PAYLOAD>() {
+                Some(first) => store_4_words(&slot.head, first),
+                None => store_bytes(head, one),
+            }
         } else {
             store_parts(tail.iter(), parts, HEAD_PAYLOAD);
             slot.id.store(id, Ordering::Relaxed);
@@ -647,7 +650,10 @@ impl RingView {
         let (head, tail) = self.payload_words(slot, n.div_ceil(8));
         let split = n.min(HEAD_PAYLOAD);
         let (buf_head, buf_tail) = buf[..n].split_at_mut(split);
-        load_bytes(head, buf_head);
+        match buf_head.first_chunk_mut::<HEAD_PAYLOAD>() {
+            Some(first) => load_4_words(&slot.head, first),
+            None => load_bytes(head, buf_head),
+        }
         load_bytes(tail, buf_tail);
         // Acquire fence: pairs with the Release fence in `publish_parts`; if
         // any load above saw a later writer's store, the load of `begin`

@@ -160,3 +160,65 @@ pub fn with_contention<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let own = own_cpu_seconds() - own0;
     (r, ((busy - own) / wall.max(1e-3)).max(0.0))
 }
+
+/// How often, and for how long, a thread that busy-polls is interrupted:
+/// one thread pinned to each of the first two CPUs (where the two ends of
+/// a latency measurement run) reads the clock in a loop for `ms`
+/// milliseconds, and every gap over 1 µs between two reads is an
+/// interruption (a timer tick, an inter-processor interrupt, the hypervisor
+/// running something else on the physical core). A message whose round
+/// trip such a gap falls into is delayed by it, whatever the transport: the
+/// share of rounds hit is about (interruptions per second on both CPUs) x
+/// (round-trip time), and once that exceeds 0.1% the p99.9 of a
+/// back-to-back run is an interruption's length, not the transport's.
+pub fn interruptions(ms: u64) -> Value {
+    // SAFETY: sysconf with a valid name.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    let cpus: Vec<usize> = (0..n.min(2)).collect();
+    let per_cpu: Vec<Value> = std::thread::scope(|s| {
+        let hs: Vec<_> = cpus
+            .iter()
+            .map(|&c| {
+                s.spawn(move || {
+                    crate::ctl::pin(Some(c));
+                    let span = std::time::Duration::from_millis(ms);
+                    let t0 = std::time::Instant::now();
+                    let mut last = t0;
+                    let mut gaps: Vec<u64> = Vec::with_capacity(1 << 16);
+                    loop {
+                        let t = std::time::Instant::now();
+                        let g = t.duration_since(last).as_nanos() as u64;
+                        if g > 1000 && gaps.len() < gaps.capacity() {
+                            gaps.push(g);
+                        }
+                        last = t;
+                        if t.duration_since(t0) >= span {
+                            break;
+                        }
+                    }
+                    let secs = t0.elapsed().as_secs_f64();
+                    gaps.sort_unstable();
+                    let q = |p: f64| {
+                        gaps.get(
+                            ((gaps.len() as f64 * p) as usize).min(gaps.len().saturating_sub(1)),
+                        )
+                        .copied()
+                        .unwrap_or(0)
+                    };
+                    let lost: u64 = gaps.iter().sum();
+                    json!({
+                        "cpu": c,
+                        "per_second": gaps.len() as f64 / secs,
+                        "gap_p50_ns": q(0.5),
+                        "gap_p90_ns": q(0.9),
+                        "gap_max_ns": gaps.last().copied().unwrap_or(0),
+                        "time_lost": lost as f64 / 1e9 / secs,
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    crate::ctl::pin(None);
+    json!({ "ms": ms, "cpus": per_cpu })
+}

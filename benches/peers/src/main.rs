@@ -286,6 +286,27 @@ fn latency_job(cfg: &Config, k: Kind, size: usize, paced: bool) -> Job {
     }
 }
 
+fn print_interruptions(v: &Value) {
+    let cpus = v["cpus"].as_array().cloned().unwrap_or_default();
+    let each: Vec<String> = cpus
+        .iter()
+        .map(|c| {
+            format!(
+                "CPU {}: {:.0}/s, gap p50 {:.1} us, p90 {:.1} us, {:.2}% of the time",
+                c["cpu"],
+                c["per_second"].as_f64().unwrap_or(0.0),
+                c["gap_p50_ns"].as_f64().unwrap_or(0.0) / 1e3,
+                c["gap_p90_ns"].as_f64().unwrap_or(0.0) / 1e3,
+                c["time_lost"].as_f64().unwrap_or(0.0) * 100.0
+            )
+        })
+        .collect();
+    println!(
+        "  interruptions of a busy-polling thread (gaps > 1 us): {}",
+        each.join("; ")
+    );
+}
+
 /// Samples (ns) and messages lost (fixed rate only).
 fn latency_samples(cfg: &Config, k: Kind, size: usize, paced: bool) -> (Vec<u64>, u64) {
     let job = latency_job(cfg, k, size, paced);
@@ -812,7 +833,7 @@ fn main() {
     }
     let cfg = Config::from_args();
     let started = Instant::now();
-    let machine = machine::info();
+    let mut machine = machine::info();
     let versions = machine::versions();
     println!(
         "orbit-peers ({} mode) on {} x {} ({}), kernel {}",
@@ -831,7 +852,15 @@ fn main() {
     let (mut lat, mut thr, mut fan, mut kv) = (vec![], vec![], vec![], vec![]);
     let mut notes = serde_json::Map::new();
     if cfg.suites.iter().any(|s| s == "latency") {
+        // Before and after the latency suite: how often a busy-polling
+        // thread is interrupted, and for how long (see `machine::interruptions`).
+        let ms = if cfg.quick { 200 } else { 2000 };
+        let before = machine::interruptions(ms);
+        print_interruptions(&before);
         run_latency(&cfg, &mut lat);
+        let after = machine::interruptions(ms);
+        print_interruptions(&after);
+        machine["interruptions"] = json!([before, after]);
     }
     if cfg.suites.iter().any(|s| s == "throughput") {
         run_throughput(&cfg, &mut thr);
