@@ -445,6 +445,7 @@ def block_table(data):
            "p50 of each block in ns, then the ratio of orbit's multi-writer ring (*orbit*) and of its "
            "single-writer ring (*single*) to the others *within* each block, with the median over "
            "blocks.", "",
+           "The line probe of each block (see above) is given in brackets.", "",
            "| message | transport | p50 per block (ns) | orbit ÷ this, per block | median "
            "| single ÷ this, per block | median |",
            "|---|---|---|---|---|---|---|"]
@@ -463,8 +464,64 @@ def block_table(data):
             b = r["block_p50"]
             o = cells(orbit, b) if kind not in OURS else ("", "")
             s1 = cells(single, b) if kind not in OURS else ("", "")
+            pl = r.get("block_placement_ns") or []
+            cell = " / ".join(
+                "%.0f" % v + (" (%.0f)" % (sum(pl[i]) / 2) if i < len(pl) and pl[i] and None not in pl[i] else "")
+                for i, v in enumerate(b))
             out.append("| %d B | %s | %s | %s | %s | %s | %s |" % (
-                size, r["transport"], " / ".join("%.0f" % v for v in b), o[0], o[1], s1[0], s1[1]))
+                size, r["transport"], cell, o[0], o[1], s1[0], s1[1]))
+    return "\n".join(out)
+
+
+def same_placement(a, b):
+    """orbit-peers' `same_placement_ratio`: the median of a's block p50 over
+    b's, over pairs of blocks that ran on the same vCPU placement (each
+    block's before/after line probes within 30% of each other, and the two
+    blocks' probes within 30%); (median, pairs) or None."""
+    def blocks(r):
+        out = []
+        for v, pl in zip(r.get("block_p50", []), r.get("block_placement_ns", [])):
+            if not pl or pl[0] is None or pl[1] is None:
+                continue
+            lo, hi = min(pl), max(pl)
+            if lo > 0 and hi / lo <= 1.3:
+                out.append((v, (pl[0] + pl[1]) / 2))
+        return out
+    ratios = [va / vb for va, pa in blocks(a) for vb, pb in blocks(b)
+              if vb and max(pa, pb) / min(pa, pb) <= 1.3]
+    return (statistics.median(ratios), len(ratios)) if ratios else None
+
+
+def placement_table(data):
+    """Back-to-back p50 ratios of orbit's rings to every other transport,
+    compared only on the same vCPU placement, for each placement seen."""
+    rows = [r for r in data.get("latency", []) if r.get("mode") == "back-to-back"
+            and r.get("block_placement_ns")]
+    if not rows:
+        return "(no placement probes in this run: quick mode)"
+    probes = sorted(sum(pl) / 2 for r in rows for pl in r["block_placement_ns"]
+                    if pl and None not in pl and max(pl) / min(pl) <= 1.3)
+    out = ["Before and after every block the harness bounces one cache line between two threads pinned "
+           "to CPU 0 and CPU 1 (`line_probe`): what a line transfer between the two vCPUs costs *on the "
+           "placement that block ran on*. The hypervisor moves the vCPUs between physical cores while "
+           "the harness runs, and a transfer then costs several times more or less; a block whose "
+           "two probes differ by more than 30% is left out here. Each ratio is the median over all pairs of "
+           "blocks (orbit's, the other transport's) whose probes agree within 30%, so transports are "
+           "compared on the same placement; the number of such pairs is given. "
+           f"Probes in this run: {len(probes)}, from {probes[0]:.0f} to {probes[-1]:.0f} ns one-way, "
+           f"median {statistics.median(probes):.0f} ns." if probes else "No stable probe in this run.", "",
+           "| message | transport | orbit ring ÷ this | pairs | single writer ÷ this | pairs |",
+           "|---|---|---|---|---|---|"]
+    for size in sorted({r["size"] for r in rows}):
+        by = {r["kind"]: r for r in rows if r["size"] == size}
+        for kind, r in by.items():
+            if kind in OURS:
+                continue
+            cells = []
+            for ours in ("orbit", "orbit-sw"):
+                m = same_placement(by[ours], r) if ours in by else None
+                cells += ["%.2f×" % m[0], str(m[1])] if m else ["–", "0"]
+            out.append("| %d B | %s | %s |" % (size, r["transport"], " | ".join(cells)))
     return "\n".join(out)
 
 
@@ -483,6 +540,7 @@ def markdown(data, images):
         "that percentile; *best cross-process peer* leaves out the disruptor, whose two ends are "
         "threads of one process.\n\n" + headline(data),
         "### Targets\n\n" + targets_table(data),
+        "### Back-to-back p50 on the same vCPU placement\n\n" + placement_table(data),
         "### Back-to-back p50 block by block\n\n" + block_table(data),
         "### Latency, full ladder\n\n" + latency_tables(data),
         "### Throughput (frames/s)\n\n" + flow_table(fl),

@@ -357,6 +357,9 @@ struct Gathered {
     blocks: u32,
     /// The p50 of each block's samples, in block order.
     block_p50: Vec<f64>,
+    /// `machine::line_probe` just before and just after each block (full
+    /// runs only): the vCPU placement the block ran on.
+    block_placement: Vec<[Option<f64>; 2]>,
     error: Option<String>,
 }
 
@@ -406,10 +409,19 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                     }
                     let what = format!("{} {size} B {mode}", k.name());
                     background_busy.push(background(cfg));
+                    let probe = || {
+                        if cfg.quick {
+                            None
+                        } else {
+                            machine::line_probe()
+                        }
+                    };
+                    let before = probe();
                     let t = Instant::now();
                     let (r, contention, tries) = least_contended(cfg, &what, || {
                         attempt(&what, || latency_samples(&block_cfg, k, size, paced))
                     });
+                    let after = probe();
                     g.seconds += t.elapsed().as_secs_f64();
                     g.contention = g.contention.max(contention);
                     g.attempts += tries;
@@ -419,6 +431,7 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                                 let mut b = s.clone();
                                 let st = summary(&mut b, if paced { 1.0 } else { 0.5 });
                                 g.block_p50.push(st["p50"].as_f64().unwrap_or(f64::NAN));
+                                g.block_placement.push([before, after]);
                             }
                             g.samples.extend(s);
                             g.lost += lost;
@@ -434,6 +447,7 @@ fn run_latency(cfg: &Config, rows: &mut Vec<Value>) {
                     "kind": k.key(), "transport": k.name(), "process_model": k.process_model(),
                     "mode": mode, "size": size, "settings": settings(*k, "latency"),
                     "blocks": g.blocks, "block_p50": g.block_p50,
+                    "block_placement_ns": g.block_placement,
                 });
                 if paced {
                     row["interval_ns"] = json!(cfg.interval_ns);
@@ -701,6 +715,50 @@ fn find(rows: &[Value], pred: impl Fn(&Value) -> bool) -> Option<&Value> {
 }
 
 /// The project's targets, checked against this run's numbers.
+/// The p50 of `a` over the p50 of `b` (both latency rows of one size and
+/// mode), taken over pairs of their blocks that ran on the same vCPU
+/// placement: each block's placement probe (`machine::line_probe`, before
+/// and after it) agreed within 30%, and the two blocks' probes within 30%
+/// of each other. The median over such pairs, with their number; `None`
+/// without probes (quick mode) or without a matching pair.
+pub fn same_placement_ratio(a: &Value, b: &Value) -> Option<(f64, usize)> {
+    let blocks = |r: &Value| -> Vec<(f64, f64)> {
+        let p50 = r["block_p50"].as_array().cloned().unwrap_or_default();
+        let place = r["block_placement_ns"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        p50.iter()
+            .zip(place.iter())
+            .filter_map(|(v, pl)| {
+                let (x, y) = (pl[0].as_f64()?, pl[1].as_f64()?);
+                let (lo, hi) = (x.min(y), x.max(y));
+                (lo > 0.0 && hi / lo <= 1.3).then_some((v.as_f64()?, (x + y) / 2.0))
+            })
+            .collect()
+    };
+    let (ba, bb) = (blocks(a), blocks(b));
+    let mut ratios: Vec<f64> = ba
+        .iter()
+        .flat_map(|&(va, pa)| {
+            bb.iter().filter_map(move |&(vb, pb)| {
+                (pa.max(pb) / pa.min(pb) <= 1.3 && vb > 0.0).then_some(va / vb)
+            })
+        })
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    let med = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    Some((med, n))
+}
+
 fn targets(out: &Value) -> Value {
     let empty = vec![];
     let lat = out["latency"].as_array().unwrap_or(&empty);
@@ -730,13 +788,26 @@ fn targets(out: &Value) -> Value {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
     };
+    let row = |kind: &str, size: u64, mode: &str| {
+        find(lat, |r| {
+            r["kind"] == kind && r["size"] == size && r["mode"] == mode
+        })
+    };
+    // p50 ratios on the same vCPU placement where the blocks allow it (see
+    // `same_placement_ratio`), else of the merged samples.
+    let p50_ratio =
+        |a: &str, b: &str, size: u64, mode: &str| match (row(a, size, mode), row(b, size, mode)) {
+            (Some(ra), Some(rb)) => same_placement_ratio(ra, rb)
+                .map(|(v, _)| v)
+                .or_else(|| ratio(stat(a, size, mode, "p50"), stat(b, size, mode, "p50"))),
+            _ => None,
+        };
     for (kind, ring) in [("orbit", "ring"), ("orbit-sw", "single-writer ring")] {
         for mode in ["back-to-back", "fixed-rate"] {
             for size in [64u64, 1024, 8192] {
-                let ring50 = stat(kind, size, mode, "p50");
                 push(
                     format!("{ring} p50 / cache-line floor p50, {size} B, {mode} (<= 1.5)"),
-                    ratio(ring50, stat("line", size, mode, "p50")),
+                    p50_ratio(kind, "line", size, mode),
                     1.5,
                     false,
                 );
@@ -749,13 +820,14 @@ fn targets(out: &Value) -> Value {
                     5.0,
                     false,
                 );
-                let best = ["iceoryx2", "disruptor", "kekbit", "uds", "pipe"]
+                // The best peer is the one orbit's ratio is highest against.
+                let worst = ["iceoryx2", "disruptor", "kekbit", "uds", "pipe"]
                     .iter()
-                    .filter_map(|k| stat(k, size, mode, "p50"))
-                    .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.min(v))));
+                    .filter_map(|k| p50_ratio(kind, k, size, mode))
+                    .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
                 push(
                     format!("{ring} p50 / best peer p50, {size} B, {mode} (<= 1)"),
-                    ratio(ring50, best),
+                    worst,
                     1.0,
                     false,
                 );
