@@ -267,7 +267,8 @@ pub fn line_probe() -> Option<f64> {
                     let mut spins = 0u32;
                     while line.0.load(Ordering::Acquire) != v + 1 {
                         spins = spins.wrapping_add(1);
-                        if spins % 4096 == 0 && t0.elapsed() > std::time::Duration::from_millis(200)
+                        if spins.is_multiple_of(4096)
+                            && t0.elapsed() > std::time::Duration::from_millis(200)
                         {
                             stop.store(true, Ordering::Relaxed);
                             return chunks;
