@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::protocol::{ReadOutcome, lap_code, owner_lap, owner_tag};
+use super::protocol::{ReadOutcome, Whole, lap_code, owner_lap, owner_tag};
 use super::{Frame, FrameInfo, RingInner, futex};
 use crate::epoch::{Deadline, monotonic_ns};
 use crate::error::{Error, Result};
@@ -143,9 +143,21 @@ impl Cursor {
         // way from a frame's arrival to the caller has one mispredicted
         // branch, not one per outcome the slow path tells apart.
         if self.pos != u64::MAX {
-            if let Some((id, ver, kind, len)) = self.ring.view.read_whole(self.pos, buf) {
-                (self.idle, self.writing) = (0, 0);
-                return Ok(Some(self.delivered(id, ver, kind, len)));
+            match self.ring.view.read_whole(self.pos, buf) {
+                Whole::Frame { id, ver, kind, len } => {
+                    (self.idle, self.writing) = (0, 0);
+                    return Ok(Some(self.delivered(id, ver, kind, len)));
+                }
+                // An empty poll that would neither look nor probe: what the
+                // slow path concludes then (`NotYet`, counted), without its
+                // second read of the slot. `writing` is 0 here: it only
+                // grows on polls that look, which start at LOOK_AFTER idle
+                // polls, and any other outcome resets it.
+                Whole::Empty if self.idle < LOOK_AFTER => {
+                    (self.idle, self.writing) = (self.idle + 1, 0);
+                    return Ok(None);
+                }
+                _ => {}
             }
         }
         self.next_into_slow(buf)

@@ -249,6 +249,22 @@ pub(crate) enum ReadOutcome {
     Writing,
 }
 
+/// What the reader's fast path ([`RingView::read_whole`]) found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Whole {
+    /// A whole frame was copied.
+    Frame {
+        id: u64,
+        ver: u64,
+        kind: u8,
+        len: u32,
+    },
+    /// The slot shows an earlier lap: nothing committed there yet.
+    Empty,
+    /// Anything else: the slow path tells it apart.
+    Other,
+}
+
 /// A view of one ring's memory.
 pub(crate) struct RingView {
     pub(crate) ctl: *const RingControl,
@@ -603,23 +619,31 @@ impl RingView {
     }
 
     /// The reader's fast path: the frame at `pos` if it is committed, fits
-    /// `buf` and was copied whole: `(id, ver, kind, len)`. `None` for
-    /// anything else (nothing there yet, being written, overwritten, too
-    /// long, damaged), which [`RingView::try_read`] then tells apart.
+    /// `buf` and was copied whole (`Whole::Frame`); `Whole::Empty` when the
+    /// slot shows an earlier lap (what [`RingView::try_read`] without a probe
+    /// or a look calls `NotYet`); `Whole::Other` for anything else (being
+    /// written, overwritten, too long, damaged), which `try_read` then
+    /// tells apart.
     #[inline(always)]
-    pub(crate) fn read_whole(&self, pos: u64, buf: &mut [u8]) -> Option<(u64, u64, u8, u32)> {
+    pub(crate) fn read_whole(&self, pos: u64, buf: &mut [u8]) -> Whole {
         let slot = self.slot(pos);
         // As in `try_read`: a lap whose seq values overflow is never reached.
-        let committed = self.lap(pos).checked_mul(2)?.checked_add(2)?;
+        let Some(committed) = self.lap(pos).checked_mul(2).and_then(|c| c.checked_add(2)) else {
+            return Whole::Other;
+        };
         self.prefetch_second_line(slot);
         // Acquire: pairs with the Release commit in `publish_parts`.
         let s1 = slot.seq.load(Ordering::Acquire);
         if s1 != committed {
-            return None;
+            return if s1 < committed {
+                Whole::Empty
+            } else {
+                Whole::Other
+            };
         }
         match self.copy_committed(slot, s1, buf) {
-            ReadOutcome::Frame { id, ver, kind, len } => Some((id, ver, kind, len)),
-            _ => None,
+            ReadOutcome::Frame { id, ver, kind, len } => Whole::Frame { id, ver, kind, len },
+            _ => Whole::Other,
         }
     }
 
@@ -883,7 +907,7 @@ mod loom_models {
     fn check_read_as(v: &RingView, pos: u64, probe: bool) -> ReadOutcome {
         let mut buf = [0u8; WORDS * 8];
         // The cursor's fast path first, as `Cursor::next_into` does.
-        if let Some((_, ver, _, len)) = v.read_whole(pos, &mut buf) {
+        if let Whole::Frame { ver, len, .. } = v.read_whole(pos, &mut buf) {
             assert!(len as usize == SHORT || len as usize == WORDS * 8);
             assert!(
                 buf[..len as usize].iter().all(|x| *x as u64 == ver),
