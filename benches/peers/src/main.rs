@@ -903,6 +903,11 @@ fn main() {
         profile::main(&args[1..]);
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if args.first().map(String::as_str) == Some("--rep-movsb-scan") {
+        profile::rep_movsb_scan(&args[1..]);
+        return;
+    }
     let cfg = Config::from_args();
     let started = Instant::now();
     let mut machine = machine::info();
