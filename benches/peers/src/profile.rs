@@ -94,7 +94,9 @@ pub fn rep_movsb_scan(args: &[String]) {
     let src = vec![1u8; n + 8192];
     let mut dst = vec![2u8; n + 8192];
     let s0 = src.as_ptr().wrapping_add(src.as_ptr().align_offset(4096));
-    let d0 = dst.as_mut_ptr().wrapping_add(dst.as_ptr().align_offset(4096));
+    let d0 = dst
+        .as_mut_ptr()
+        .wrapping_add(dst.as_ptr().align_offset(4096));
     println!("distance (dst - src mod 4096), ns per {n}-byte rep movsb");
     for d in (-64i64..=128).step_by(8) {
         // Both pages lie inside their vectors: 4096 + 64 + n bytes from each
