@@ -64,14 +64,18 @@ const REP_MOVSB_MIN: usize = 4096;
 /// Whether `rep movsb` from `src` to `dst` would run at a fraction of its
 /// speed: on AMD Zen 3 (this project's CI machines, EPYC family 25) it does
 /// when the destination lies 1 to 31 bytes past the source modulo 4 KiB
-/// (measured, one process, caches warm: 8 KiB in 4.2-5.0 us instead of
-/// 90-180 ns, 2 KiB in 1.3 us; glibc's `memcpy`, which switches to `rep
+/// (measured, one process, caches warm, distances in steps of 8: an
+/// 8160-byte copy in 3.0-5.0 us instead of 96-180 ns, 2 KiB in 1.3 us;
+/// `orbit-peers --rep-movsb-scan`; glibc's `memcpy`, which switches to `rep
 /// movsb` at these sizes, has the same trap, its bug 30994). A ring slot's
 /// copy meets it whenever the caller's buffer sits at such an offset from
 /// the slot, and with slot strides that are not multiples of 4 KiB one slot
 /// in 64 of an 8 KiB ring did: that frame took microseconds on each side
-/// (the 8 KiB p99.9 of `make bench-peers` on that CPU). Such copies take the
-/// vector loop instead; a margin up to 63 bytes costs nothing.
+/// (the 8 KiB p99 of `make bench-peers` on that CPU). Such copies take the
+/// vector loop instead. Distances 32-63 were measured fast and are included
+/// as a margin; copies there take the vector loop too (in one process as
+/// fast as `rep movsb` or faster; across processes an 8 KiB `rep movsb` was
+/// measured faster, see `AVX_COPY_MIN`).
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 #[inline(always)]
 fn rep_movsb_short_distance(dst: *mut u8, src: *const u8) -> bool {
@@ -258,27 +262,6 @@ pub(crate) fn store_bytes(words: &[AtomicU64], src: &[u8]) {
         w.store(u64::from_le(v), Ordering::Relaxed);
     }
     store_tail(words, src, full);
-}
-
-/// [`store_bytes`] of exactly four words: the part of a ring frame on its
-/// slot's first line, for every frame of 32 bytes or more. Unrolled, with
-/// no length to test (the general routine's loop and tail checks were a
-/// fifth of a 64 B send + receive's instructions).
-#[inline(always)]
-pub(crate) fn store_4_words(words: &[AtomicU64; 4], src: &[u8; 32]) {
-    for (w, c) in words.iter().zip(src.chunks_exact(8)) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(c);
-        w.store(u64::from_le_bytes(b), Ordering::Relaxed);
-    }
-}
-
-/// [`load_bytes`] of exactly four words (the inverse of [`store_4_words`]).
-#[inline(always)]
-pub(crate) fn load_4_words(words: &[AtomicU64; 4], out: &mut [u8; 32]) {
-    for (w, c) in words.iter().zip(out.chunks_exact_mut(8)) {
-        c.copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
-    }
 }
 
 /// The last, partial word of [`store_bytes`], zero-padded.

@@ -473,25 +473,6 @@ def block_table(data):
     return "\n".join(out)
 
 
-def same_placement(a, b):
-    """orbit-peers' `same_placement_ratio`: the median of a's block p50 over
-    b's, over pairs of blocks that ran on the same vCPU placement (each
-    block's before/after line probes within 30% of each other, and the two
-    blocks' probes within 30%); (median, pairs) or None."""
-    def blocks(r):
-        out = []
-        for v, pl in zip(r.get("block_p50", []), r.get("block_placement_ns", [])):
-            if not pl or pl[0] is None or pl[1] is None:
-                continue
-            lo, hi = min(pl), max(pl)
-            if lo > 0 and hi / lo <= 1.3:
-                out.append((v, (pl[0] + pl[1]) / 2))
-        return out
-    ratios = [va / vb for va, pa in blocks(a) for vb, pb in blocks(b)
-              if vb and max(pa, pb) / min(pa, pb) <= 1.3]
-    return (statistics.median(ratios), len(ratios)) if ratios else None
-
-
 def placement_table(data):
     """Back-to-back p50 ratios of orbit's rings to every other transport,
     compared only on the same vCPU placement, for each placement seen."""
@@ -519,7 +500,8 @@ def placement_table(data):
                 continue
             cells = []
             for ours in ("orbit", "orbit-sw"):
-                m = same_placement(by[ours], r) if ours in by else None
+                # Computed by orbit-peers (`add_same_placement`).
+                m = by.get(ours, {}).get("same_placement", {}).get(kind)
                 cells += ["%.2f×" % m[0], str(m[1])] if m else ["–", "0"]
             out.append("| %d B | %s | %s |" % (size, r["transport"], " | ".join(cells)))
     return "\n".join(out)

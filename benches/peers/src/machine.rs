@@ -198,19 +198,12 @@ pub fn interruptions(ms: u64) -> Value {
                     }
                     let secs = t0.elapsed().as_secs_f64();
                     gaps.sort_unstable();
-                    let q = |p: f64| {
-                        gaps.get(
-                            ((gaps.len() as f64 * p) as usize).min(gaps.len().saturating_sub(1)),
-                        )
-                        .copied()
-                        .unwrap_or(0)
-                    };
                     let lost: u64 = gaps.iter().sum();
                     json!({
                         "cpu": c,
                         "per_second": gaps.len() as f64 / secs,
-                        "gap_p50_ns": q(0.5),
-                        "gap_p90_ns": q(0.9),
+                        "gap_p50_ns": crate::stats::pct(&gaps, 50.0),
+                        "gap_p90_ns": crate::stats::pct(&gaps, 90.0),
                         "gap_max_ns": gaps.last().copied().unwrap_or(0),
                         "time_lost": lost as f64 / 1e9 / secs,
                     })
@@ -219,7 +212,6 @@ pub fn interruptions(ms: u64) -> Value {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    crate::ctl::pin(None);
     json!({ "ms": ms, "cpus": per_cpu })
 }
 
@@ -228,7 +220,7 @@ pub fn interruptions(ms: u64) -> Value {
 /// times; the median of nine chunks' one-way means, in ns (`None` if the
 /// two could not run at once within 200 ms). The hypervisor moves this VM's
 /// vCPUs between physical cores, and a transfer then costs several times
-/// more or less (75 or 230 ns on the EPYC VMs); taken just before and just
+/// more or less (about 40 or 230 ns on the EPYC VMs); taken just before and just
 /// after a measurement, this tells which placement the measurement ran on,
 /// so that transports can be compared on the same one.
 pub fn line_probe() -> Option<f64> {
@@ -245,10 +237,10 @@ pub fn line_probe() -> Option<f64> {
             crate::ctl::pin(Some(1));
             let mut v = 1;
             while v < 2 * total && !stop.load(Ordering::Relaxed) {
-                // Acquire/Release: the two threads hand the line back and
-                // forth; the value is all they exchange.
-                if line.0.load(Ordering::Acquire) == v {
-                    line.0.store(v + 1, Ordering::Release);
+                // Relaxed: the value is all the two threads exchange (no
+                // other memory is handed over with it).
+                if line.0.load(Ordering::Relaxed) == v {
+                    line.0.store(v + 1, Ordering::Relaxed);
                     v += 2;
                 } else {
                     std::hint::spin_loop();
@@ -263,9 +255,9 @@ pub fn line_probe() -> Option<f64> {
             for _ in 0..CHUNKS {
                 let t = std::time::Instant::now();
                 for _ in 0..ROUNDS {
-                    line.0.store(v, Ordering::Release);
+                    line.0.store(v, Ordering::Relaxed);
                     let mut spins = 0u32;
-                    while line.0.load(Ordering::Acquire) != v + 1 {
+                    while line.0.load(Ordering::Relaxed) != v + 1 {
                         spins = spins.wrapping_add(1);
                         if spins.is_multiple_of(4096)
                             && t0.elapsed() > std::time::Duration::from_millis(200)
@@ -296,5 +288,5 @@ pub fn line_probe() -> Option<f64> {
     }
     let mut c = chunks;
     c.sort_by(f64::total_cmp);
-    Some((c[CHUNKS / 2] * 10.0).round() / 10.0)
+    Some(crate::stats::round1(c[CHUNKS / 2]))
 }

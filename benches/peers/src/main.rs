@@ -714,14 +714,13 @@ fn find(rows: &[Value], pred: impl Fn(&Value) -> bool) -> Option<&Value> {
     rows.iter().find(|r| pred(r))
 }
 
-/// The project's targets, checked against this run's numbers.
 /// The p50 of `a` over the p50 of `b` (both latency rows of one size and
 /// mode), taken over pairs of their blocks that ran on the same vCPU
 /// placement: each block's placement probe (`machine::line_probe`, before
 /// and after it) agreed within 30%, and the two blocks' probes within 30%
 /// of each other. The median over such pairs, with their number; `None`
 /// without probes (quick mode) or without a matching pair.
-pub fn same_placement_ratio(a: &Value, b: &Value) -> Option<(f64, usize)> {
+fn same_placement_ratio(a: &Value, b: &Value) -> Option<(f64, usize)> {
     let blocks = |r: &Value| -> Vec<(f64, f64)> {
         let p50 = r["block_p50"].as_array().cloned().unwrap_or_default();
         let place = r["block_placement_ns"]
@@ -759,6 +758,30 @@ pub fn same_placement_ratio(a: &Value, b: &Value) -> Option<(f64, usize)> {
     Some((med, n))
 }
 
+/// Adds to each of orbit's latency rows `same_placement`: its
+/// [`same_placement_ratio`] to every other transport of the same size and
+/// mode, `{kind: [ratio, pairs]}` (the table BENCHMARKS.md prints and the
+/// p50 targets are judged from).
+fn add_same_placement(rows: &mut [Value]) {
+    let all = rows.to_vec();
+    for r in rows.iter_mut() {
+        if r["kind"] != "orbit" && r["kind"] != "orbit-sw" {
+            continue;
+        }
+        let mut m = serde_json::Map::new();
+        for o in &all {
+            if o["size"] != r["size"] || o["mode"] != r["mode"] || o["kind"] == r["kind"] {
+                continue;
+            }
+            if let (Some(k), Some((v, n))) = (o["kind"].as_str(), same_placement_ratio(r, o)) {
+                m.insert(k.to_string(), json!([v, n]));
+            }
+        }
+        r["same_placement"] = Value::Object(m);
+    }
+}
+
+/// The project's targets, checked against this run's numbers.
 fn targets(out: &Value) -> Value {
     let empty = vec![];
     let lat = out["latency"].as_array().unwrap_or(&empty);
@@ -793,15 +816,14 @@ fn targets(out: &Value) -> Value {
             r["kind"] == kind && r["size"] == size && r["mode"] == mode
         })
     };
-    // p50 ratios on the same vCPU placement where the blocks allow it (see
-    // `same_placement_ratio`), else of the merged samples.
-    let p50_ratio =
-        |a: &str, b: &str, size: u64, mode: &str| match (row(a, size, mode), row(b, size, mode)) {
-            (Some(ra), Some(rb)) => same_placement_ratio(ra, rb)
-                .map(|(v, _)| v)
-                .or_else(|| ratio(stat(a, size, mode, "p50"), stat(b, size, mode, "p50"))),
-            _ => None,
-        };
+    // p50 ratios of orbit's rows on the same vCPU placement where the
+    // blocks allow it (`add_same_placement`), else of the merged samples
+    // (quick mode has no placement probes).
+    let p50_ratio = |a: &str, b: &str, size: u64, mode: &str| {
+        row(a, size, mode)
+            .and_then(|r| r["same_placement"][b][0].as_f64())
+            .or_else(|| ratio(stat(a, size, mode, "p50"), stat(b, size, mode, "p50")))
+    };
     for (kind, ring) in [("orbit", "ring"), ("orbit-sw", "single-writer ring")] {
         for mode in ["back-to-back", "fixed-rate"] {
             for size in [64u64, 1024, 8192] {
@@ -935,6 +957,7 @@ fn main() {
         let before = machine::interruptions(ms);
         print_interruptions(&before);
         run_latency(&cfg, &mut lat);
+        add_same_placement(&mut lat);
         let after = machine::interruptions(ms);
         print_interruptions(&after);
         machine["interruptions"] = json!([before, after]);
