@@ -349,6 +349,80 @@ impl RingCore {
         ver: u64,
         parts: &[&[u8]],
     ) -> Result<NetId64> {
+        if let [one] = parts
+            && one.len() <= protocol::SMALL_PAYLOAD
+            && one.len() <= self.view.max_payload
+        {
+            return self.append_small(fleet, single, kind, ver, one);
+        }
+        self.append_any(fleet, single, kind, ver, parts)
+    }
+
+    /// [`RingCore::append`] of a frame in one piece that fits a slot's first
+    /// two lines (`protocol::SMALL_PAYLOAD`): the same steps as
+    /// [`RingCore::append_any`] with what the length decides there fixed
+    /// (two lines to ask for, none after the commit: the next slot's third
+    /// line on is not part of such a frame).
+    #[inline(always)]
+    fn append_small(
+        &self,
+        fleet: &Fleet,
+        single: Option<&mut u64>,
+        kind: u8,
+        ver: u64,
+        payload: &[u8],
+    ) -> Result<NetId64> {
+        let guess = match single.as_deref() {
+            Some(&next) => next,
+            None => self.view.ctl().head.load(crate::sync::Ordering::Relaxed),
+        };
+        self.view.prefetch_small(guess);
+        let tag = fleet.writer_tag()?;
+        let pos = self.claim(fleet, single, tag)?;
+        let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
+        self.view
+            .publish_small(pos, tag, id.raw(), kind, ver, payload);
+        self.view.after_commit(futex::wake_all);
+        Ok(id)
+    }
+
+    /// Claims the next position for `tag`: with the single writer's plain
+    /// stores when `single` holds its next position (advanced past the
+    /// claim), with [`RingView::claim`] otherwise or when that fails.
+    #[inline(always)]
+    fn claim(&self, fleet: &Fleet, single: Option<&mut u64>, tag: u32) -> Result<u64> {
+        let fast = match single.as_deref() {
+            Some(&next) => self.view.claim_single(next, tag).then_some(next),
+            None => None,
+        };
+        let pos = match fast {
+            Some(pos) => pos,
+            None => self
+                .view
+                .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
+                .ok_or_else(|| {
+                    Error::Corrupt(format!(
+                        "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
+                        self.name
+                    ))
+                })?,
+        };
+        if let Some(next) = single {
+            *next = pos.wrapping_add(1);
+        }
+        Ok(pos)
+    }
+
+    /// [`RingCore::append`] of any frame.
+    #[inline]
+    fn append_any(
+        &self,
+        fleet: &Fleet,
+        single: Option<&mut u64>,
+        kind: u8,
+        ver: u64,
+        parts: &[&[u8]],
+    ) -> Result<NetId64> {
         let len = parts.iter().map(|p| p.len()).sum::<usize>();
         // The frame's lines are asked for before anything else: the
         // transfers from a reader's cache are what a write waits for, and
@@ -368,26 +442,8 @@ impl RingCore {
             });
         }
         let tag = fleet.writer_tag()?;
-        let fast = match single.as_deref() {
-            Some(&next) => self.view.claim_single(next, tag).then_some(next),
-            None => None,
-        };
-        let pos = match fast {
-            Some(pos) => pos,
-            None => self
-                .view
-                .claim(tag, &|t| fleet.tag_is_dead(t), std::thread::yield_now)
-                .ok_or_else(|| {
-                    Error::Corrupt(format!(
-                        "ring {:?}: the slot at the head is in a state no writer leaves; the segment is damaged",
-                        self.name
-                    ))
-                })?,
-        };
         let single_writer = single.is_some();
-        if let Some(next) = single {
-            *next = pos.wrapping_add(1);
-        }
+        let pos = self.claim(fleet, single, tag)?;
         let id = NetId64::make(self.geom.kind, (tag >> 16) as u16, pos);
         self.view
             .publish_parts(pos, tag, id.raw(), kind, ver, parts);
@@ -830,6 +886,53 @@ mod tests {
             assert_eq!(&buf[..info.len as usize], &payload[..], "length {n}, by id");
         }
         Ring::unlink(f.name(), "r").unwrap();
+        crate::fleet::unlink(f.name()).unwrap();
+    }
+
+    /// Frames that fit a slot's first two lines take their own path on both
+    /// sides (`publish_small`, the image read of `copy_committed`): in a
+    /// ring whose `max_payload` (44) is below that path's 64 bytes, every
+    /// length comes back whole into a buffer of exactly its length, leaves
+    /// the bytes after it untouched, and a buffer one byte short gets
+    /// `BufferTooSmall` without consuming the frame; through a writer (the
+    /// single-writer claim) and through the ring (the shared claim).
+    #[test]
+    fn small_frames_fill_exact_buffers_and_nothing_past_them() {
+        let f = fleet("small");
+        for single_writer in [false, true] {
+            let o = RingOptions {
+                single_writer,
+                ..opts(4, 44)
+            };
+            let r = Ring::open(&f, "r", Some(&o)).unwrap();
+            let mut w = single_writer.then(|| r.writer().unwrap());
+            let mut c = r.cursor(From::Oldest);
+            for n in 0..=44usize {
+                let payload: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8 | 1).collect();
+                match w.as_mut() {
+                    Some(w) => w.write(3, n as u64, &payload).unwrap(),
+                    None => r.write(3, n as u64, &payload).unwrap(),
+                };
+                if n > 0 {
+                    let mut short = vec![0u8; n - 1];
+                    let e = c.next_into(&mut short).unwrap_err();
+                    assert_eq!(e.status(), Status::BufferTooSmall, "length {n}");
+                }
+                let mut buf = [0xEEu8; 64];
+                let info = c.next_into(&mut buf[..n]).unwrap().expect("the frame");
+                assert_eq!(
+                    (info.kind, info.ver, info.len, info.lost),
+                    (3, n as u64, n as u32, 0)
+                );
+                assert_eq!(&buf[..n], &payload[..], "length {n}");
+                assert!(
+                    buf[n..].iter().all(|b| *b == 0xEE),
+                    "length {n}: bytes past it"
+                );
+            }
+            drop(w);
+            Ring::unlink(f.name(), "r").unwrap();
+        }
         crate::fleet::unlink(f.name()).unwrap();
     }
 
